@@ -1,0 +1,261 @@
+#!/usr/bin/env python3
+"""KnowledgeSea (知识之海): the composition root and command-line interface.
+
+This is the only place where things are wired together: settings, the
+database, shared state, the dispatcher, channels, the HTTP server and the
+scheduler. Tests build the same :class:`App` with fakes (a frozen clock, an
+in-memory key-value store).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from core.accounts import grant_role
+from core.clock import Clock, SystemClock
+from core.config import Settings
+from core.course_import import CatalogImportError, load_catalog, stage_media
+from core.ports import KeyValueStore
+from core.publishing import ImportSummary, publish_catalog
+from core.users import Ref, Role, User
+from handlers import AppConfig, Dispatcher, build_router
+from storage.db import Database
+from storage.kv import make_kv_store
+from storage.uow import SqlUnitOfWorkFactory
+
+log = logging.getLogger("knowledgesea")
+ROOT = Path(__file__).resolve().parent
+DEMO_CATALOG = ROOT / "examples" / "catalog"
+ROLES = ("all", "web", "worker", "scheduler")
+
+
+class CliError(Exception):
+    """A problem the operator can fix; printed without a traceback, exit code 2."""
+
+
+@dataclass
+class App:
+    settings: Settings
+    db: Database
+    kv: KeyValueStore
+    uow: SqlUnitOfWorkFactory
+    dispatcher: Dispatcher
+    clock: Clock
+
+    async def close(self) -> None:
+        await self.kv.close()
+        await self.db.dispose()
+
+
+def build_app(settings: Settings, *, clock: Clock | None = None, kv: KeyValueStore | None = None) -> App:
+    clock = clock or SystemClock()
+    db = Database(settings.database_url)
+    kv = kv or make_kv_store(settings.redis_url)
+    uow = SqlUnitOfWorkFactory(db.sessions)
+    config = AppConfig(
+        bot_name=settings.bot_name,
+        support_contact=settings.support_contact,
+        default_timezone=settings.default_timezone,
+        order_ttl=timedelta(minutes=settings.order_ttl_minutes),
+    )
+    dispatcher = Dispatcher(build_router(), uow_factory=uow, kv=kv, clock=clock, config=config)
+    return App(settings, db, kv, uow, dispatcher, clock)
+
+
+async def prepare(app: App, *, migrate: bool) -> None:
+    """Bring the database to the code's schema (or check it is) and promote ADMINS."""
+    if migrate:
+        await app.db.upgrade()
+    else:
+        current, head = await app.db.revision_status()
+        if current != head:
+            raise CliError(
+                f"the database is at migration {current or 'none'} and the code needs {head}: "
+                "run `python bot.py db upgrade`"
+            )
+    async with app.uow() as uow:
+        for ref in app.settings.admin_refs():
+            await grant_role(uow, ref, Role.ADMIN, now=app.clock.now(), timezone=app.settings.default_timezone)
+        await uow.commit()
+
+
+async def import_path(app: App, path: Path) -> ImportSummary:
+    """Validate the whole folder, stage media, then write everything in one transaction."""
+    spec = load_catalog(path)  # raises CatalogImportError listing every problem
+    token = await app.kv.acquire_lock("catalog-import", 300)
+    if token is None:
+        raise CliError("another import is running; try again when it has finished")
+    try:
+        media = stage_media(spec, app.settings.media_dir)
+        async with app.uow() as uow:
+            summary = await publish_catalog(uow, spec, media, app.clock.now())
+            await uow.commit()
+        return summary
+    finally:
+        await app.kv.release_lock("catalog-import", token)
+
+
+async def grant(app: App, ref_text: str, role_text: str) -> User:
+    try:
+        ref, role = Ref.parse(ref_text), Role.parse(role_text)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    async with app.uow() as uow:
+        user = await grant_role(uow, ref, role, now=app.clock.now(), timezone=app.settings.default_timezone)
+        await uow.commit()
+    return user
+
+
+async def chat(app: App, *, user: str, lang: str) -> None:
+    from bots.console import ConsoleChannel
+
+    channel = ConsoleChannel(app.dispatcher, app.kv, user=user, lang=lang)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        from core.i18n import translator
+
+        print(translator(lang)("console.banner", bot=app.settings.bot_name))
+    await channel.run(sys.stdin, interactive=interactive)
+
+
+async def serve(app: App, role: str) -> None:
+    """Run the HTTP server, the scheduler and the workers of ``role`` until SIGTERM/SIGINT."""
+    from aiohttp import web
+
+    from bots.web import ReadinessProbe, build_web_app
+    from jobs.scheduler import build_scheduler
+
+    async def check_db() -> tuple[bool, str]:
+        current, head = await app.db.revision_status()
+        return current == head, f"migration {current} (code: {head})"
+
+    async def check_redis() -> tuple[bool, str]:
+        return await app.kv.ping(), "configured" if app.settings.redis_url else "in-process"
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    runner: web.AppRunner | None = None
+    scheduler = None
+    if role in ("all", "web"):
+        runner = web.AppRunner(build_web_app(ReadinessProbe({"database": check_db, "redis": check_redis})))
+        await runner.setup()
+        await web.TCPSite(runner, app.settings.http_host, app.settings.http_port).start()
+        log.info("HTTP on http://%s:%d", app.settings.http_host, app.settings.http_port)
+    if role in ("all", "scheduler"):
+        scheduler = build_scheduler(app.uow, app.clock, app.kv)
+        scheduler.start()
+        log.info("scheduler started")
+    if role in ("all", "worker"):
+        log.info("worker ready (no channel with credentials is configured yet)")
+    await stop.wait()
+    log.info("shutting down")
+    if scheduler is not None:
+        scheduler.shutdown(wait=False)
+    if runner is not None:
+        await runner.cleanup()
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="bot.py", description="KnowledgeSea (知识之海): courses and memberships sold and taught inside the chat."
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    lang_default = "zh" if os.environ.get("LANG", "").lower().startswith("zh") else "en"
+    demo = sub.add_parser(
+        "demo", help="zero configuration: create ./var, migrate, seed the demo catalog and open the console chat"
+    )
+    demo.add_argument("--user", default="demo", help="console user id (default: demo)")
+    demo.add_argument("--lang", choices=("zh", "en"), default=lang_default)
+    c = sub.add_parser("chat", help="chat with the bot in this terminal (stdin/stdout; numbers press buttons)")
+    c.add_argument("--user", default="me", help="console user id (default: me)")
+    c.add_argument("--lang", choices=("zh", "en"), default=lang_default)
+    r = sub.add_parser("run", help="serve configured channels, the HTTP server and the scheduler")
+    r.add_argument("--role", choices=ROLES, default="all", help="which part to run (default: all, in one process)")
+    i = sub.add_parser("import", help="import a catalog folder or a single course folder (idempotent)")
+    i.add_argument("path", type=Path)
+    d = sub.add_parser("db", help="database commands")
+    d.add_argument("action", choices=("upgrade",), help="upgrade: apply the Alembic migrations")
+    g = sub.add_parser("grant", help="give a user a role")
+    g.add_argument("ref", help="telegram:<user_id>, wechat:<openid> or console:<id>")
+    g.add_argument("role", help="learner, creator or admin")
+    return p
+
+
+async def main_async(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "run" and args.role != "all" and not settings.redis_url:
+        raise CliError(
+            f"--role {args.role} runs as one of several processes, and they share rate limits, locks and "
+            "conversation state through Redis: set REDIS_URL (or use --role all for a single process)"
+        )
+    app = build_app(settings)
+    try:
+        if args.command == "db":
+            await app.db.upgrade()
+            current, _ = await app.db.revision_status()
+            print(f"database is at migration {current}")
+            return 0
+        auto_migrate = settings.is_sqlite or args.command == "demo"
+        await prepare(app, migrate=auto_migrate and args.command in ("demo", "run", "chat", "import", "grant"))
+        if args.command == "demo":
+            await import_path(app, DEMO_CATALOG)
+            await chat(app, user=args.user, lang=args.lang)
+        elif args.command == "chat":
+            await chat(app, user=args.user, lang=args.lang)
+        elif args.command == "import":
+            s = await import_path(app, args.path)
+            print(
+                f"imported {args.path}: courses {s.courses_created} new, {s.courses_updated} updated; "
+                f"plans {s.plans_created} new, {s.plans_updated} updated; {s.lessons} lessons"
+            )
+        elif args.command == "grant":
+            user = await grant(app, args.ref, args.role)
+            print(f"{args.ref} is now {user.role.label}")
+        elif args.command == "run":
+            log.info("configuration: %s", settings.summary())
+            await serve(app, args.role)
+        return 0
+    finally:
+        await app.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"bot.py: configuration error:\n{exc}", file=sys.stderr)
+        return 2
+    quiet = args.command in ("demo", "chat")
+    logging.basicConfig(
+        level=logging.WARNING if quiet else settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return asyncio.run(main_async(args, settings))
+    except CatalogImportError as exc:
+        print(f"bot.py import: nothing was imported, because:\n{exc}", file=sys.stderr)
+        return 2
+    except CliError as exc:
+        print(f"bot.py: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""Settings from environment variables and an optional ``.env`` (pydantic-settings).
+
+Every knob an operator may turn lives here with its default, so that
+``python bot.py demo`` needs no configuration at all. Secrets are typed as
+``SecretStr`` and never printed; :meth:`Settings.summary` masks them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.users import DEFAULT_TIMEZONE, Ref, valid_timezone
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./var/knowledgesea.db"
+    redis_url: str | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(8080, ge=1, le=65535)
+    public_base_url: str | None = None
+    admins: str = ""  # comma-separated REFs that are admins at start
+    media_dir: Path = Path("./var/media")
+    default_timezone: str = DEFAULT_TIMEZONE
+    order_ttl_minutes: int = Field(30, ge=1, le=7 * 24 * 60)
+    bot_name: str = "KnowledgeSea"
+    support_contact: str = "support@example.com"
+    log_level: str = "INFO"
+
+    @field_validator("redis_url", "public_base_url", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        if not valid_timezone(value):
+            raise ValueError(f"unknown timezone {value!r}")
+        return value
+
+    @field_validator("admins")
+    @classmethod
+    def _admins(cls, value: str) -> str:
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            Ref.parse(part)  # raises with a clear message
+        return value
+
+    def admin_refs(self) -> list[Ref]:
+        return [Ref.parse(p) for p in (p.strip() for p in self.admins.split(",")) if p]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def summary(self) -> dict[str, str]:
+        """The configuration as safe to log: passwords in URLs and secrets masked."""
+        out: dict[str, str] = {}
+        for name, value in self.model_dump().items():
+            if isinstance(value, SecretStr):
+                out[name] = "***" if value.get_secret_value() else ""
+            elif isinstance(value, str) and "://" in value and "@" in value:
+                scheme, _, rest = value.partition("://")
+                creds, _, host = rest.rpartition("@")
+                user = creds.split(":", 1)[0]
+                out[name] = f"{scheme}://{user}:***@{host}" if ":" in creds else value
+            else:
+                out[name] = "" if value is None else str(value)
+        return out

@@ -1,0 +1,27 @@
+"""Domain errors that carry a translation key, so every channel can explain them.
+
+Handlers catch :class:`UserFacingError` and render ``t(err.key, **err.params)``
+in the user's language; everything else is a bug and is logged with context.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["NotFound", "PermissionDenied", "UserFacingError"]
+
+
+class UserFacingError(Exception):
+    def __init__(self, key: str, **params: Any) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
+
+
+class NotFound(UserFacingError):
+    pass
+
+
+class PermissionDenied(UserFacingError):
+    def __init__(self, key: str = "error.permission", **params: Any) -> None:
+        super().__init__(key, **params)

@@ -1,0 +1,118 @@
+"""The dispatcher: one neutral event in, neutral replies out, in one transaction.
+
+For each event it opens a unit of work, resolves (or creates) the user,
+builds the :class:`Ctx`, routes the event and commits. A
+:class:`core.errors.UserFacingError` rolls back and becomes a message in the
+user's language; any other exception rolls back, is logged with the REF and
+event type (never the message text), and the user gets a short apology.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from core.accounts import ensure_user
+from core.channel import Capabilities
+from core.clock import Clock
+from core.errors import UserFacingError
+from core.events import ButtonPress, Event, Message, PaymentSucceeded, PreCheckout, Sender
+from core.i18n import Translator, translator
+from core.ports import KeyValueStore, UnitOfWorkFactory
+from core.replies import CheckoutAnswer, Reply, TextReply
+from core.users import language_from_code
+from handlers.context import AppConfig, Ctx
+from handlers.router import Router
+
+__all__ = ["MAX_TEXT", "Dispatcher"]
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 2000  # longest inbound message we act on
+_COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@[A-Za-z0-9_]{1,64})?(?:\s+(.*))?$", re.S)
+_ACTION = re.compile(r"^([a-z]{1,8})(?::([A-Za-z0-9_.\-]{0,60}))?$")
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        router: Router,
+        *,
+        uow_factory: UnitOfWorkFactory,
+        kv: KeyValueStore,
+        clock: Clock,
+        config: AppConfig,
+    ) -> None:
+        self.router = router
+        self.uow_factory = uow_factory
+        self.kv = kv
+        self.clock = clock
+        self.config = config
+
+    async def dispatch(self, event: Event, caps: Capabilities) -> list[Reply]:
+        now = self.clock.now()
+        t: Translator = translator("en")
+        async with self.uow_factory() as uow:
+            try:
+                user, created = await ensure_user(uow, event.sender, now=now, timezone=self.config.default_timezone)
+                t = translator(user.lang)
+                ctx = Ctx(user, t, uow, now, self.kv, caps, self.config, event.sender, created)
+                replies = await self._route(ctx, event)
+                await uow.commit()
+                return replies
+            except UserFacingError as err:
+                await uow.rollback()
+                return _failure(event, t(err.key, **err.params))
+            except Exception:
+                await uow.rollback()
+                log.exception("handler failed: ref=%s event=%s", event.sender.ref, type(event).__name__)
+                return _failure(event, t("error.internal"))
+
+    async def language_of(self, sender: Sender) -> str:
+        """The stored language of a user (adapters use it for their own few strings)."""
+        async with self.uow_factory() as uow:
+            user = await uow.users.get_by_ref(sender.ref)
+        return user.lang if user else language_from_code(sender.language_code)
+
+    async def _route(self, ctx: Ctx, event: Event) -> list[Reply]:
+        r = self.router
+        if isinstance(event, Message):
+            return await self._message(ctx, event.text)
+        if isinstance(event, ButtonPress):
+            m = _ACTION.match(event.action)
+            handler = r.actions.get(m.group(1)) if m else None
+            if m is None or handler is None:
+                return [TextReply(ctx.t("menu.expired"))]
+            return await handler(ctx, m.group(2) or "")
+        if isinstance(event, PreCheckout):
+            for pre in r.pre_checkouts:
+                return await pre(ctx, event)
+            return [CheckoutAnswer(False, ctx.t("checkout.unknown_order"))]
+        if isinstance(event, PaymentSucceeded):
+            for pay in r.payments:
+                return await pay(ctx, event)
+        raise TypeError(f"unhandled event {type(event).__name__}")
+
+    async def _message(self, ctx: Ctx, raw: str) -> list[Reply]:
+        text = raw.strip()
+        if not text:
+            return [TextReply(ctx.t("help.hint"))]
+        if len(text) > MAX_TEXT:
+            return [TextReply(ctx.t("error.too_long", limit=MAX_TEXT))]
+        if text.startswith("/"):
+            m = _COMMAND.match(text)
+            handler = self.router.commands.get(m.group(1).lower()) if m else None
+            if m is None or handler is None:
+                return [TextReply(ctx.t("error.unknown_command"))]
+            return await handler(ctx, (m.group(2) or "").strip())
+        for fn in self.router.texts:
+            replies = await fn(ctx, text)
+            if replies is not None:
+                return replies
+        return [TextReply(ctx.t("help.hint"))]
+
+
+def _failure(event: Event, text: str) -> list[Reply]:
+    if isinstance(event, PreCheckout):
+        return [CheckoutAnswer(False, text)]
+    return [TextReply(text)]

@@ -1,0 +1,76 @@
+"""A small router: commands, button actions and free text, registered per feature module.
+
+One :class:`Router` per user journey (catalog, purchase, learning, account,
+info), included into a root router by :func:`handlers.build_router`. Button
+actions are ``prefix:arg`` strings; the router dispatches on the prefix and
+hands the (untrusted) argument to the handler, which validates it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from core.events import PaymentSucceeded, PreCheckout
+from core.replies import Reply
+from handlers.context import Ctx
+
+__all__ = ["ActionHandler", "CommandHandler", "Router"]
+
+CommandHandler = Callable[[Ctx, str], Awaitable[list[Reply]]]
+ActionHandler = Callable[[Ctx, str], Awaitable[list[Reply]]]
+TextHandler = Callable[[Ctx, str], Awaitable[list[Reply] | None]]
+PreCheckoutHandler = Callable[[Ctx, PreCheckout], Awaitable[list[Reply]]]
+PaymentHandler = Callable[[Ctx, PaymentSucceeded], Awaitable[list[Reply]]]
+F = TypeVar("F")
+
+
+class Router:
+    def __init__(self) -> None:
+        self.commands: dict[str, CommandHandler] = {}
+        self.actions: dict[str, ActionHandler] = {}
+        self.texts: list[TextHandler] = []
+        self.pre_checkouts: list[PreCheckoutHandler] = []
+        self.payments: list[PaymentHandler] = []
+
+    def command(self, *names: str) -> Callable[[CommandHandler], CommandHandler]:
+        def deco(fn: CommandHandler) -> CommandHandler:
+            for name in names:
+                if name in self.commands:
+                    raise ValueError(f"command /{name} registered twice")
+                self.commands[name] = fn
+            return fn
+
+        return deco
+
+    def action(self, *prefixes: str) -> Callable[[ActionHandler], ActionHandler]:
+        def deco(fn: ActionHandler) -> ActionHandler:
+            for prefix in prefixes:
+                if prefix in self.actions:
+                    raise ValueError(f"action {prefix!r} registered twice")
+                self.actions[prefix] = fn
+            return fn
+
+        return deco
+
+    def text(self, fn: TextHandler) -> TextHandler:
+        """Free text; handlers run in order until one returns replies."""
+        self.texts.append(fn)
+        return fn
+
+    def pre_checkout(self, fn: PreCheckoutHandler) -> PreCheckoutHandler:
+        self.pre_checkouts.append(fn)
+        return fn
+
+    def payment(self, fn: PaymentHandler) -> PaymentHandler:
+        self.payments.append(fn)
+        return fn
+
+    def include(self, other: Router) -> None:
+        for name, cmd in other.commands.items():
+            self.command(name)(cmd)
+        for prefix, act in other.actions.items():
+            self.action(prefix)(act)
+        self.texts.extend(other.texts)
+        self.pre_checkouts.extend(other.pre_checkouts)
+        self.payments.extend(other.payments)

@@ -1,0 +1,3 @@
+"""Scheduled jobs (APScheduler) and, from issue 5, the delivery engine."""
+
+__all__: list[str] = []

@@ -1,0 +1,58 @@
+"""The SQL unit of work: one session, one transaction, every repository on it.
+
+Leaving the ``async with`` block without :meth:`commit` rolls back, so an
+event that fails half-way changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Self
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.catalog_repo import SqlCatalog
+from storage.learning_repo import SqlEntitlements, SqlProgress
+from storage.orders_repo import SqlOrders
+from storage.users_repo import SqlUsers
+
+__all__ = ["SqlUnitOfWork", "SqlUnitOfWorkFactory"]
+
+
+class SqlUnitOfWork:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._session: AsyncSession | None = None
+
+    async def __aenter__(self) -> Self:
+        s = self._session = self._sessions()
+        self.users = SqlUsers(s)
+        self.catalog = SqlCatalog(s)
+        self.orders = SqlOrders(s)
+        self.entitlements = SqlEntitlements(s)
+        self.progress = SqlProgress(s)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._session is not None
+        try:
+            await self._session.rollback()  # a no-op after commit
+        finally:
+            await self._session.close()
+            self._session = None
+
+    async def commit(self) -> None:
+        assert self._session is not None
+        await self._session.commit()
+
+    async def rollback(self) -> None:
+        assert self._session is not None
+        await self._session.rollback()
+
+
+class SqlUnitOfWorkFactory:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    def __call__(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self._sessions)

@@ -1,0 +1,74 @@
+"""User repository: people, their per-channel identities (REFs) and roles."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.users import Ref, Role, User
+from storage import convert
+from storage.tables import IdentityRow, UserRow
+
+__all__ = ["SqlUsers"]
+
+
+class SqlUsers:
+    def __init__(self, session: AsyncSession) -> None:
+        self.s = session
+
+    async def get(self, user_id: int) -> User | None:
+        row = await self.s.get(UserRow, user_id)
+        return convert.user(row) if row else None
+
+    async def get_by_ref(self, ref: Ref) -> User | None:
+        row = (
+            await self.s.execute(
+                select(UserRow)
+                .join(IdentityRow, IdentityRow.user_id == UserRow.id)  # type: ignore[arg-type]
+                .where(IdentityRow.channel == ref.channel, IdentityRow.external_id == ref.external_id)
+            )
+        ).scalar_one_or_none()
+        return convert.user(row) if row else None
+
+    async def get_by_ref_code(self, code: str) -> User | None:
+        row = (await self.s.execute(select(UserRow).where(UserRow.ref_code == code))).scalar_one_or_none()
+        return convert.user(row) if row else None
+
+    async def create(
+        self, ref: Ref, *, ref_code: str, role: Role, lang: str, timezone: str, now: datetime, display_name: str
+    ) -> User:
+        row = UserRow(
+            ref_code=ref_code,
+            role=int(role),
+            lang=lang,
+            timezone=timezone,
+            display_name=display_name[:128],
+            created_at=convert.to_utc(now),
+        )
+        self.s.add(row)
+        await self.s.flush()
+        assert row.id is not None
+        self.s.add(IdentityRow(user_id=row.id, channel=ref.channel, external_id=ref.external_id))
+        await self.s.flush()
+        return convert.user(row)
+
+    async def refs(self, user_id: int) -> list[Ref]:
+        rows = (await self.s.execute(select(IdentityRow).where(IdentityRow.user_id == user_id))).scalars().all()
+        return [Ref(r.channel, r.external_id) for r in rows]
+
+    async def _set(self, user_id: int, **values: object) -> None:
+        await self.s.execute(update(UserRow).where(UserRow.id == user_id).values(**values))  # type: ignore[arg-type]
+
+    async def set_lang(self, user_id: int, lang: str) -> None:
+        await self._set(user_id, lang=lang)
+
+    async def set_timezone(self, user_id: int, timezone: str) -> None:
+        await self._set(user_id, timezone=timezone)
+
+    async def set_role(self, user_id: int, role: Role) -> None:
+        await self._set(user_id, role=int(role))
+
+    async def set_referred_by(self, user_id: int, referrer_id: int) -> None:
+        await self._set(user_id, referred_by=referrer_id)
