@@ -22,6 +22,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from bots.web import ReadinessProbe, build_web_app
 from core.accounts import grant_role
 from core.clock import Clock, SystemClock
 from core.config import Settings
@@ -129,12 +130,8 @@ async def chat(app: App, *, user: str, lang: str) -> None:
     await channel.run(sys.stdin, interactive=interactive)
 
 
-async def serve(app: App, role: str) -> None:
-    """Run the HTTP server, the scheduler and the workers of ``role`` until SIGTERM/SIGINT."""
-    from aiohttp import web
-
-    from bots.web import ReadinessProbe, build_web_app
-    from jobs.scheduler import build_scheduler
+def readiness_probe(app: App) -> ReadinessProbe:
+    """/readyz: the database answers and is at the code's migration head; Redis (if configured) answers."""
 
     async def check_db() -> tuple[bool, str]:
         current, head = await app.db.revision_status()
@@ -142,6 +139,15 @@ async def serve(app: App, role: str) -> None:
 
     async def check_redis() -> tuple[bool, str]:
         return await app.kv.ping(), "configured" if app.settings.redis_url else "in-process"
+
+    return ReadinessProbe({"database": check_db, "redis": check_redis})
+
+
+async def serve(app: App, role: str) -> None:
+    """Run the HTTP server, the scheduler and the workers of ``role`` until SIGTERM/SIGINT."""
+    from aiohttp import web
+
+    from jobs.scheduler import build_scheduler
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -151,7 +157,7 @@ async def serve(app: App, role: str) -> None:
     runner: web.AppRunner | None = None
     scheduler = None
     if role in ("all", "web"):
-        runner = web.AppRunner(build_web_app(ReadinessProbe({"database": check_db, "redis": check_redis})))
+        runner = web.AppRunner(build_web_app(readiness_probe(app)))
         await runner.setup()
         await web.TCPSite(runner, app.settings.http_host, app.settings.http_port).start()
         log.info("HTTP on http://%s:%d", app.settings.http_host, app.settings.http_port)

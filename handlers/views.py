@@ -40,12 +40,12 @@ def course_card(ctx: Ctx, course: Course, *, owned: bool) -> list[Reply]:
     if course.summary:
         lines.append(course.summary)
     if course.description:
-        desc = course.description if len(course.description) <= 700 else course.description[:700] + "…"
+        desc = course.description if len(course.description) <= 700 else course.description[:700] + t("ui.ellipsis")
         lines += ["", desc]
     lines.append("")
     meta = [t("lang." + course.language)] + ([course.category] if course.category else [])
-    lines.append(t("card.meta", meta=" · ".join(meta), tags=", ".join(course.tags) or "-"))
-    lines.append(t.n("card.lessons", course.lesson_count, free=course.free_lesson_count) + " · " + drip)
+    lines.append(t("card.meta", meta=t("ui.sep").join(meta), tags=t("ui.list_sep").join(course.tags) or "-"))
+    lines.append(t.n("card.lessons", course.lesson_count, free=course.free_lesson_count) + t("ui.sep") + drip)
     lines.append(t("card.price", price=price_label(ctx, course)))
     if owned:
         lines.append(t("card.owned"))

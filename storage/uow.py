@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Self
 
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.catalog_repo import SqlCatalog
 from storage.learning_repo import SqlEntitlements, SqlProgress
