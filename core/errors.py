@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["NotFound", "PermissionDenied", "UserFacingError"]
+__all__ = ["Conflict", "NotFound", "PermissionDenied", "UserFacingError"]
 
 
 class UserFacingError(Exception):
@@ -25,3 +25,11 @@ class NotFound(UserFacingError):
 class PermissionDenied(UserFacingError):
     def __init__(self, key: str = "error.permission", **params: Any) -> None:
         super().__init__(key, **params)
+
+
+class Conflict(Exception):
+    """A concurrent twin won a uniqueness race (e.g. two first messages creating one user).
+
+    Storage raises it instead of leaking driver errors; the dispatcher retries the
+    whole event once in a fresh transaction, where the twin's work is visible.
+    """

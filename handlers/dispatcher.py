@@ -15,7 +15,7 @@ import re
 from core.accounts import ensure_user
 from core.channel import Capabilities
 from core.clock import Clock
-from core.errors import UserFacingError
+from core.errors import Conflict, UserFacingError
 from core.events import ButtonPress, Event, Message, PaymentSucceeded, PreCheckout, Sender
 from core.i18n import Translator, translator
 from core.ports import KeyValueStore, UnitOfWorkFactory
@@ -50,6 +50,17 @@ class Dispatcher:
         self.config = config
 
     async def dispatch(self, event: Event, caps: Capabilities) -> list[Reply]:
+        try:
+            return await self._dispatch_once(event, caps)
+        except Conflict:
+            # A concurrent twin won a uniqueness race; its work is committed now, so retry once.
+            try:
+                return await self._dispatch_once(event, caps)
+            except Conflict:
+                log.exception("conflict twice: ref=%s event=%s", event.sender.ref, type(event).__name__)
+                return _failure(event, translator("en")("error.internal"))
+
+    async def _dispatch_once(self, event: Event, caps: Capabilities) -> list[Reply]:
         now = self.clock.now()
         t: Translator = translator("en")
         async with self.uow_factory() as uow:
@@ -60,6 +71,9 @@ class Dispatcher:
                 replies = await self._route(ctx, event)
                 await uow.commit()
                 return replies
+            except Conflict:
+                await uow.rollback()
+                raise
             except UserFacingError as err:
                 await uow.rollback()
                 return _failure(event, t(err.key, **err.params))

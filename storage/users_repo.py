@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.errors import Conflict
 from core.users import Ref, Role, User
 from storage import convert
 from storage.tables import IdentityRow, UserRow
@@ -47,11 +49,14 @@ class SqlUsers:
             display_name=display_name[:128],
             created_at=convert.to_utc(now),
         )
-        self.s.add(row)
-        await self.s.flush()
-        assert row.id is not None
-        self.s.add(IdentityRow(user_id=row.id, channel=ref.channel, external_id=ref.external_id))
-        await self.s.flush()
+        try:
+            self.s.add(row)
+            await self.s.flush()
+            assert row.id is not None
+            self.s.add(IdentityRow(user_id=row.id, channel=ref.channel, external_id=ref.external_id))
+            await self.s.flush()
+        except IntegrityError as exc:
+            raise Conflict(f"user {ref} was created concurrently") from exc
         return convert.user(row)
 
     async def refs(self, user_id: int) -> list[Ref]:
