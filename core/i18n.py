@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
+from babel.dates import format_skeleton, format_time, get_datetime_format
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency
@@ -78,8 +78,11 @@ class Translator:
         return format_currency(value.to_decimal(), value.currency, locale=self.locale)
 
     def when(self, at: datetime, tz: str) -> str:
+        """A date and time to the minute, in the learner's timezone and locale's pattern."""
         local = at.astimezone(ZoneInfo(tz))
-        return format_datetime(local, "medium", locale=self.locale)
+        day = format_skeleton("yMMMd", local, locale=self.locale)
+        clock = format_time(local, "short", locale=self.locale)
+        return str(get_datetime_format("medium", locale=self.locale)).format(clock, day)
 
 
 @cache

@@ -118,6 +118,13 @@ async def check_pre_checkout(uow: UnitOfWork, user: User, payload: str, total: M
         return "checkout.not_pending"
     if order.price != total:
         return "checkout.amount_mismatch"
+    if order.item_kind is ItemKind.COURSE:
+        # Another order (say, in another currency) may have been paid since this invoice was made.
+        course = await uow.catalog.get_course_by_id(order.item_id)
+        if course is None or not course.published:
+            return "checkout.unknown_order"
+        if await _owns(uow, user, course, now):
+            return "checkout.already_owned"
     return None
 
 

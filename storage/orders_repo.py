@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.money import Money
@@ -53,7 +53,14 @@ class SqlOrders:
     async def _one(self, *where: object, for_update: bool) -> Order | None:
         stmt = select(OrderRow).where(*where)  # type: ignore[arg-type]
         if for_update:
-            stmt = stmt.with_for_update()  # a row lock on PostgreSQL; SQLite serialises writers anyway
+            if self.s.get_bind().dialect.name == "sqlite":
+                # SQLite ignores FOR UPDATE, and Python's sqlite3 runs SELECTs outside the
+                # transaction until the first write. A no-op UPDATE begins the transaction and
+                # takes the database write lock now, so the read below sees the latest commit
+                # and no other writer can change the order before we commit.
+                await self.s.execute(update(OrderRow).where(*where).values(id=OrderRow.id))  # type: ignore[arg-type]
+            else:
+                stmt = stmt.with_for_update()  # a row lock on PostgreSQL
         row = (await self.s.execute(stmt)).scalar_one_or_none()
         return convert.order(row) if row else None
 
