@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import bot
 from bots.console import ConsoleChannel
+from core.accounts import ensure_user
+from core.events import Sender
+from core.money import Money
+from core.orders import Order
+from core.purchasing import Confirmation, confirm_payment, start_checkout
+from core.users import Ref, User
 
-__all__ = ["TestBot"]
+__all__ = ["ORDER_TTL", "PROVIDER", "TestBot", "checkout", "confirm", "new_user"]
 
 
 class TestBot:
@@ -34,3 +41,42 @@ class TestBot:
                 if chunk.startswith("[") and "]" in chunk and label_part in chunk:
                     return await self.say(chunk[1 : chunk.index("]")])
         raise AssertionError(f"no option containing {label_part!r} in:\n{output}")
+
+
+# ---------------------------------------------------------------- purchase helpers (one unit of work each)
+
+PROVIDER = "sandbox"
+ORDER_TTL = timedelta(minutes=30)
+
+
+async def new_user(app: bot.App, name: str, *, timezone: str = "Asia/Shanghai") -> User:
+    async with app.uow() as uow:
+        user, _ = await ensure_user(uow, Sender(Ref("console", name), "en"), now=app.clock.now(), timezone=timezone)
+        await uow.commit()
+    return user
+
+
+async def checkout(
+    app: bot.App, user: User, slug: str = "python-basics", currencies: frozenset[str] | None = None
+) -> Order:
+    async with app.uow() as uow:
+        result = await start_checkout(
+            uow, user, slug, provider=PROVIDER, currencies=currencies, now=app.clock.now(), ttl=ORDER_TTL
+        )
+        await uow.commit()
+    return result.order
+
+
+async def confirm(app: bot.App, order: Order, charge_id: str, total: Money | None = None) -> Confirmation:
+    """One worker: its own unit of work, committed at the end, as the dispatcher does."""
+    async with app.uow() as uow:
+        result = await confirm_payment(
+            uow,
+            provider=PROVIDER,
+            charge_id=charge_id,
+            payload=order.code,
+            total=order.price if total is None else total,
+            now=app.clock.now(),
+        )
+        await uow.commit()
+    return result

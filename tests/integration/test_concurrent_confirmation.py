@@ -11,16 +11,14 @@ import asyncio
 from datetime import timedelta
 
 from sqlalchemy import text
+from support import checkout, confirm, new_user
 
 import bot
-from core.accounts import ensure_user
 from core.clock import FrozenClock
 from core.errors import UserFacingError
-from core.events import Sender
-from core.money import Money
 from core.orders import Order, OrderStatus, PaymentEventKind, PaymentOutcome
-from core.purchasing import Confirmation, cancel_order, confirm_payment, expire_orders, start_checkout
-from core.users import Ref, User
+from core.purchasing import Confirmation, cancel_order, expire_orders
+from core.users import User
 
 PROVIDER = "sandbox"
 ROUNDS = 3  # a few independent races per test, each on a fresh order
@@ -28,37 +26,6 @@ ROUNDS = 3  # a few independent races per test, each on a fresh order
 # These races found a real bug on SQLite: a locked read took no lock (SQLite ignores FOR UPDATE and
 # Python's sqlite3 reads outside the transaction), so a second worker acted on a stale "pending" order.
 # storage.orders_repo now takes the write lock before such a read; these tests keep it that way.
-
-
-async def new_user(app: bot.App, name: str) -> User:
-    async with app.uow() as uow:
-        user, _ = await ensure_user(uow, Sender(Ref("console", name), "en"), now=app.clock.now(), timezone="UTC")
-        await uow.commit()
-    return user
-
-
-async def checkout(app: bot.App, user: User, slug: str) -> Order:
-    async with app.uow() as uow:
-        result = await start_checkout(
-            uow, user, slug, provider=PROVIDER, currencies=None, now=app.clock.now(), ttl=timedelta(minutes=30)
-        )
-        await uow.commit()
-    return result.order
-
-
-async def confirm(app: bot.App, order: Order, charge_id: str, total: Money | None = None) -> Confirmation:
-    """One worker: its own unit of work, committed at the end, like the dispatcher does."""
-    async with app.uow() as uow:
-        result = await confirm_payment(
-            uow,
-            provider=PROVIDER,
-            charge_id=charge_id,
-            payload=order.code,
-            total=order.price if total is None else total,
-            now=app.clock.now(),
-        )
-        await uow.commit()
-    return result
 
 
 async def race(app: bot.App, order: Order, charge_a: str, charge_b: str) -> list[PaymentOutcome]:
@@ -85,7 +52,7 @@ async def state(app: bot.App, order: Order) -> tuple[OrderStatus, list[PaymentEv
 
 async def test_same_charge_twice_at_once_applies_exactly_once(demo: bot.App) -> None:
     for i in range(ROUNDS):
-        user = await new_user(demo, f"twin{i}")
+        user = await new_user(demo, timezone="UTC", name=f"twin{i}")
         order = await checkout(demo, user, "python-basics")
         outcomes = await race(demo, order, f"charge-{i}", f"charge-{i}")
         assert outcomes == sorted([PaymentOutcome.APPLIED, PaymentOutcome.DUPLICATE])
@@ -98,7 +65,7 @@ async def test_same_charge_twice_at_once_applies_exactly_once(demo: bot.App) -> 
 
 async def test_two_different_charges_at_once_apply_once_and_flag_the_extra(demo: bot.App) -> None:
     for i in range(ROUNDS):
-        user = await new_user(demo, f"double{i}")
+        user = await new_user(demo, timezone="UTC", name=f"double{i}")
         order = await checkout(demo, user, "public-speaking")
         outcomes = await race(demo, order, f"first-{i}", f"second-{i}")
         assert outcomes == sorted([PaymentOutcome.APPLIED, PaymentOutcome.EXTRA])
@@ -154,7 +121,7 @@ async def test_confirmation_racing_the_expiry_job_is_paid_or_late(demo: bot.App)
     clock = demo.clock
     assert isinstance(clock, FrozenClock)
     for i in range(ROUNDS):
-        user = await new_user(demo, f"slow{i}")
+        user = await new_user(demo, timezone="UTC", name=f"slow{i}")
         order = await checkout(demo, user, "public-speaking")
         clock.advance(timedelta(minutes=31))  # past the deadline, the provider's confirmation arrives as the job runs
         results = await asyncio.gather(confirm(demo, order, f"slow-{i}"), expire_now(demo), return_exceptions=True)
@@ -167,7 +134,7 @@ async def test_confirmation_racing_the_expiry_job_is_paid_or_late(demo: bot.App)
 
 async def test_confirmation_racing_a_cancel_is_paid_or_late(demo: bot.App) -> None:
     for i in range(ROUNDS):
-        user = await new_user(demo, f"undecided{i}")
+        user = await new_user(demo, timezone="UTC", name=f"undecided{i}")
         order = await checkout(demo, user, "public-speaking")
         results = await asyncio.gather(
             confirm(demo, order, f"undecided-{i}"), cancel_now(demo, user, order), return_exceptions=True

@@ -10,27 +10,24 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import text
+from support import checkout, confirm, new_user
 
 import bot
-from core.accounts import ensure_user
 from core.catalog import Lesson
 from core.clock import FrozenClock
 from core.entitlements import Access
 from core.errors import NotFound, UserFacingError
-from core.events import Sender
 from core.learning import may_open
 from core.money import Money
 from core.orders import IllegalTransition, ItemKind, Order, OrderStatus, PaymentEventKind, PaymentOutcome
 from core.purchasing import (
-    Confirmation,
     cancel_order,
     check_pre_checkout,
     confirm_payment,
     expire_orders,
     refund_order,
-    start_checkout,
 )
-from core.users import Ref, User
+from core.users import User
 
 TTL = timedelta(minutes=30)
 PROVIDER = "sandbox"
@@ -45,41 +42,6 @@ PLAN_PRICE = Money(4900, "CNY")  # all-access
 def frozen(app: bot.App) -> FrozenClock:
     assert isinstance(app.clock, FrozenClock)
     return app.clock
-
-
-async def new_user(app: bot.App, name: str) -> User:
-    async with app.uow() as uow:
-        user, created = await ensure_user(
-            uow, Sender(Ref("console", name), "en"), now=app.clock.now(), timezone="Asia/Shanghai"
-        )
-        await uow.commit()
-    assert created
-    return user
-
-
-async def checkout(
-    app: bot.App, user: User, slug: str = "python-basics", currencies: frozenset[str] | None = None
-) -> Order:
-    async with app.uow() as uow:
-        result = await start_checkout(
-            uow, user, slug, provider=PROVIDER, currencies=currencies, now=app.clock.now(), ttl=TTL
-        )
-        await uow.commit()
-    return result.order
-
-
-async def confirm(app: bot.App, order: Order, charge_id: str, total: Money | None = None) -> Confirmation:
-    async with app.uow() as uow:
-        result = await confirm_payment(
-            uow,
-            provider=PROVIDER,
-            charge_id=charge_id,
-            payload=order.code,
-            total=order.price if total is None else total,
-            now=app.clock.now(),
-        )
-        await uow.commit()
-    return result
 
 
 async def buy(app: bot.App, user: User, slug: str = "python-basics", charge_id: str | None = None) -> Order:
