@@ -13,7 +13,7 @@ from __future__ import annotations
 import gettext
 import io
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -56,6 +56,12 @@ def catalog_keys(locale: str) -> dict[str, str]:
     return out
 
 
+@lru_cache(maxsize=4096)
+def _format_money(amount: int, currency: str, locale: str) -> str:
+    """CLDR formatting is slow (tens of µs) and prices repeat endlessly: cache it."""
+    return format_currency(Money(amount, currency).to_decimal(), currency, locale=locale)
+
+
 class Translator:
     """``t("key", name=…)`` in one language, plus locale-aware money and dates."""
 
@@ -75,7 +81,7 @@ class Translator:
     def money(self, value: Money) -> str:
         if value.currency == STARS:
             return self("money.stars", amount=value.amount)
-        return format_currency(value.to_decimal(), value.currency, locale=self.locale)
+        return _format_money(value.amount, value.currency, self.locale)
 
     def when(self, at: datetime, tz: str) -> str:
         """A date and time to the minute, in the learner's timezone and locale's pattern."""

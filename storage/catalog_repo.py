@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.catalog import Course, Lesson, Plan
 from core.course_spec import CourseSpec, PlanSpec
 from storage import convert
+from storage.catalog_cache import CatalogCache
 from storage.tables import CourseRow, LessonMediaRow, LessonRow, PlanCourseRow, PlanRow
 
 __all__ = ["SqlCatalog"]
@@ -27,8 +28,10 @@ _counts = (
 
 
 class SqlCatalog:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, cache: CatalogCache | None = None) -> None:
         self.s = session
+        self.cache = cache
+        self.changed = False  # set by upserts; the unit of work invalidates the cache after commit
 
     async def _courses(self, *where: object) -> list[Course]:
         stmt = (
@@ -41,7 +44,17 @@ class SqlCatalog:
         return [convert.course(row, int(n or 0), int(free or 0)) for row, n, free in rows]
 
     async def list_courses(self, *, published_only: bool = True) -> list[Course]:
-        return await self._courses(*([CourseRow.published == True] if published_only else []))
+        if not published_only:
+            return await self._courses()
+        if self.cache is None or self.changed:
+            return await self._courses(CourseRow.published == True)
+        cached = self.cache.get()
+        if cached is not None:
+            return cached
+        generation = self.cache.generation
+        courses = await self._courses(CourseRow.published == True)
+        self.cache.put(courses, generation)
+        return courses
 
     async def get_course(self, slug: str) -> Course | None:
         found = await self._courses(CourseRow.slug == slug)
@@ -122,6 +135,7 @@ class SqlCatalog:
         return found[0] if found else None
 
     async def upsert_course(self, spec: CourseSpec, media_paths: dict[str, str], now: datetime) -> bool:
+        self.changed = True
         now = convert.to_utc(now)
         row = (await self.s.execute(select(CourseRow).where(CourseRow.slug == spec.slug))).scalar_one_or_none()
         created = row is None
@@ -173,6 +187,7 @@ class SqlCatalog:
         return created
 
     async def upsert_plan(self, spec: PlanSpec, now: datetime) -> bool:
+        self.changed = True
         now = convert.to_utc(now)
         row = (await self.s.execute(select(PlanRow).where(PlanRow.slug == spec.slug))).scalar_one_or_none()
         created = row is None

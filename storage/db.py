@@ -50,6 +50,9 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
             _ensure_sqlite_dir(url)
+            # Every unit of work ends in COMMIT or ROLLBACK, so the pool's extra ROLLBACK on
+            # return is a wasted driver round trip (aiosqlite: a thread hop) on every event.
+            kwargs.update(pool_reset_on_return=None)
         else:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +14,13 @@ from storage import convert
 from storage.tables import IdentityRow, UserRow
 
 __all__ = ["SqlUsers"]
+
+_users, _identities = UserRow.__table__, IdentityRow.__table__  # type: ignore[attr-defined]
+_USER_BY_REF = (
+    select(*_users.c)
+    .join(_identities, _identities.c.user_id == _users.c.id)
+    .where(_identities.c.channel == bindparam("channel"), _identities.c.external_id == bindparam("external_id"))
+)
 
 
 class SqlUsers:
@@ -25,14 +32,9 @@ class SqlUsers:
         return convert.user(row) if row else None
 
     async def get_by_ref(self, ref: Ref) -> User | None:
-        row = (
-            await self.s.execute(
-                select(UserRow)
-                .join(IdentityRow, IdentityRow.user_id == UserRow.id)  # type: ignore[arg-type]
-                .where(IdentityRow.channel == ref.channel, IdentityRow.external_id == ref.external_id)
-            )
-        ).scalar_one_or_none()
-        return convert.user(row) if row else None
+        """Runs for every inbound event, so the statement is built once and rows skip the ORM."""
+        row = (await self.s.execute(_USER_BY_REF, {"channel": ref.channel, "external_id": ref.external_id})).first()
+        return convert.user(row) if row else None  # type: ignore[arg-type]
 
     async def get_by_ref_code(self, code: str) -> User | None:
         row = (await self.s.execute(select(UserRow).where(UserRow.ref_code == code))).scalar_one_or_none()
