@@ -255,6 +255,18 @@ async def reset_pg_schema(url: str) -> None:
 # --------------------------------------------------------------------------- the benchmark
 
 
+def build_bench_app(url: str, tmp: Path) -> bot.App:
+    """The app as production builds it, with an in-process store and the wall clock."""
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=url,
+        redis_url=None,
+        media_dir=tmp / "media",
+        admins="",
+    )
+    return bot.build_app(settings, clock=SystemClock(), kv=MemoryKeyValueStore())
+
+
 class Bench:
     def __init__(self, app: bot.App, db_label: str, users: int) -> None:
         self.app = app
@@ -376,14 +388,7 @@ async def bench_db(kind: str, args: argparse.Namespace, modes: list[tuple[str, i
             url = args.pg_url
             info["server_version"] = await ensure_pg_database(url)
         info["url"] = make_url(url).render_as_string(hide_password=True)
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            database_url=url,
-            redis_url=None,
-            media_dir=Path(tmp) / "media",
-            admins="",
-        )
-        app = bot.build_app(settings, clock=SystemClock(), kv=MemoryKeyValueStore())
+        app = build_bench_app(url, Path(tmp))
         try:
             t0 = time.perf_counter()
             await bot.prepare(app, migrate=True)

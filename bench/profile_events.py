@@ -30,9 +30,6 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]  # bench/ (for events) and the repo
 import events as ev  # noqa: E402  (bench/events.py)
 
 import bot  # noqa: E402
-from core.clock import SystemClock  # noqa: E402
-from core.config import Settings  # noqa: E402
-from storage.kv import MemoryKeyValueStore  # noqa: E402
 
 
 async def main_async(args: argparse.Namespace) -> None:
@@ -42,14 +39,7 @@ async def main_async(args: argparse.Namespace) -> None:
         else:
             url = args.pg_url
             await ev.ensure_pg_database(url)
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            database_url=url,
-            redis_url=None,
-            media_dir=Path(tmp) / "media",
-            admins="",
-        )
-        app = bot.build_app(settings, clock=SystemClock(), kv=MemoryKeyValueStore())
+        app = ev.build_bench_app(url, Path(tmp))
         try:
             await bot.prepare(app, migrate=True)
             await bot.import_path(app, bot.DEMO_CATALOG)
