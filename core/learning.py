@@ -171,9 +171,9 @@ async def my_courses(uow: UnitOfWork, user: User, now: datetime) -> list[MyCours
     """Courses the user owns or has started, most recently active first."""
     ents = await uow.entitlements.for_user(user.id)
     plans = await _plans_for(uow, ents)
-    done = await uow.progress.completed_counts(user.id)
-    active_order = await uow.progress.course_ids(user.id)
-    rank = {cid: i for i, cid in enumerate(active_order)}
+    activity = await uow.progress.course_activity(user.id)
+    done = dict(activity)
+    rank = {cid: i for i, (cid, _) in enumerate(activity)}
     out: list[MyCourse] = []
     for course in await uow.catalog.list_courses():
         access = course_access(course, ents, plans, now)

@@ -139,11 +139,9 @@ class ProgressRepository(Protocol):
         """True when this call completed it (False: it was done already)."""
         ...
 
-    async def course_ids(self, user_id: int) -> list[int]:
-        """Courses the user has touched, most recently active first."""
+    async def course_activity(self, user_id: int) -> list[tuple[int, int]]:
+        """(course id, lessons completed) for every course the user touched, most recent first."""
         ...
-
-    async def completed_counts(self, user_id: int) -> dict[int, int]: ...
 
 
 class UnitOfWork(Protocol):

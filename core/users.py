@@ -82,10 +82,21 @@ def language_from_code(code: str | None) -> str:
     return "zh" if code is None else "en"
 
 
+_TZ_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+){0,2}$")
+
+
 def valid_timezone(name: str) -> bool:
+    """True for an IANA zone name such as ``Asia/Shanghai``.
+
+    The shape is checked first, and any error from loading the zone counts as
+    "unknown": depending on where tzdata lives, a region name such as ``Asia``
+    is a directory and raises ``IsADirectoryError`` rather than ``ZoneInfoNotFoundError``.
+    """
+    if not _TZ_NAME.match(name) or len(name) > 64:
+        return False
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         return False
     return True
 

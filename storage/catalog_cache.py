@@ -1,4 +1,5 @@
-"""An in-process cache of the published course list, the hottest read in the product.
+"""An in-process cache of the published course list and each course's lessons,
+the hottest reads in the product.
 
 Why: /catalog, search and "my courses" all list the published courses, and
 on SQLite each query costs about half a millisecond of driver round trip
@@ -16,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from core.catalog import Course
+from core.catalog import Course, Lesson
 
 __all__ = ["CatalogCache"]
 
@@ -27,6 +28,7 @@ class CatalogCache:
         self._clock = clock
         self._courses: list[Course] | None = None
         self._loaded_at = 0.0
+        self._lessons: dict[int, tuple[list[Lesson], float]] = {}
         self.generation = 0
 
     def get(self) -> list[Course] | None:
@@ -41,6 +43,17 @@ class CatalogCache:
             self._courses = list(courses)
             self._loaded_at = self._clock()
 
+    def get_lessons(self, course_id: int) -> list[Lesson] | None:
+        entry = self._lessons.get(course_id)
+        if entry is None or self._clock() - entry[1] > self.ttl:
+            return None
+        return list(entry[0])
+
+    def put_lessons(self, course_id: int, lessons: list[Lesson], generation: int) -> None:
+        if generation == self.generation:
+            self._lessons[course_id] = (list(lessons), self._clock())
+
     def invalidate(self) -> None:
         self.generation += 1
         self._courses = None
+        self._lessons.clear()

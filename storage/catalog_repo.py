@@ -65,6 +65,18 @@ class SqlCatalog:
         return found[0] if found else None
 
     async def lessons(self, course_id: int) -> list[Lesson]:
+        """A course's live lessons in order, with their media (cached like the course list)."""
+        if self.cache is None or self.changed:
+            return await self._load_lessons(course_id)
+        cached = self.cache.get_lessons(course_id)
+        if cached is not None:
+            return cached
+        generation = self.cache.generation
+        lessons = await self._load_lessons(course_id)
+        self.cache.put_lessons(course_id, lessons, generation)
+        return lessons
+
+    async def _load_lessons(self, course_id: int) -> list[Lesson]:
         rows = (
             (
                 await self.s.execute(

@@ -18,8 +18,12 @@ __all__ = ["SqlEntitlements", "SqlProgress"]
 
 
 class SqlEntitlements:
+    """Entitlements; ``for_user`` is memoized for the life of the unit of work (one transaction),
+    because a single event asks for it several times, and any write here clears the memo."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.s = session
+        self._memo: dict[int, list[Entitlement]] = {}
 
     async def add(
         self,
@@ -31,6 +35,7 @@ class SqlEntitlements:
         starts_at: datetime,
         expires_at: datetime | None,
     ) -> Entitlement:
+        self._memo.clear()
         row = EntitlementRow(
             user_id=user_id,
             course_id=course_id,
@@ -44,6 +49,8 @@ class SqlEntitlements:
         return convert.entitlement(row)
 
     async def for_user(self, user_id: int) -> list[Entitlement]:
+        if user_id in self._memo:
+            return list(self._memo[user_id])
         rows = (
             (
                 await self.s.execute(
@@ -118,23 +125,13 @@ class SqlProgress:
         await self.s.execute(stmt)
         return True
 
-    async def course_ids(self, user_id: int) -> list[int]:
+    async def course_activity(self, user_id: int) -> list[tuple[int, int]]:
         rows = (
             await self.s.execute(
-                select(ProgressRow.course_id, func.max(ProgressRow.last_at).label("last"))
+                select(ProgressRow.course_id, func.count(ProgressRow.completed_at))
                 .where(ProgressRow.user_id == user_id)
                 .group_by(ProgressRow.course_id)
                 .order_by(func.max(ProgressRow.last_at).desc())
             )
         ).all()
-        return [int(r[0]) for r in rows]
-
-    async def completed_counts(self, user_id: int) -> dict[int, int]:
-        rows = (
-            await self.s.execute(
-                select(ProgressRow.course_id, func.count())
-                .where(ProgressRow.user_id == user_id, ProgressRow.completed_at.is_not(None))  # type: ignore[union-attr]
-                .group_by(ProgressRow.course_id)
-            )
-        ).all()
-        return {int(c): int(n) for c, n in rows}
+        return [(int(c), int(n)) for c, n in rows]

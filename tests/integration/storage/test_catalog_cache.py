@@ -67,3 +67,20 @@ def test_a_reader_that_loaded_before_an_invalidation_cannot_store_its_copy() -> 
     assert cached is not None and [c.title for c in cached] == ["new"]
     cached.clear()  # callers may sort or trim their copy
     assert cache.get() is not None and len(cache.get() or []) == 1
+
+
+async def test_lesson_edits_show_at_once_in_this_process(demo: bot.App, tmp_path: Path) -> None:
+    async def first_lesson_title() -> str:
+        async with demo.uow() as uow:
+            course = await uow.catalog.get_course("python-basics")
+            assert course is not None
+            return (await uow.catalog.lessons(course.id))[0].title
+
+    before = await first_lesson_title()  # now cached
+    folder = tmp_path / "python-basics"
+    shutil.copytree(ROOT / "examples" / "catalog" / "python-basics", folder)
+    lesson = sorted((folder / "lessons").glob("01-*.md"))[0]
+    text = lesson.read_text(encoding="utf-8")
+    lesson.write_text(text.replace(f'title = "{before}"', 'title = "Renamed lesson"', 1), encoding="utf-8")
+    await bot.import_path(demo, folder)
+    assert await first_lesson_title() == "Renamed lesson"
