@@ -23,7 +23,7 @@ from typing import IO
 
 from core.channel import Capabilities
 from core.events import ButtonPress, Event, Message, PaymentSucceeded, PreCheckout, Sender
-from core.i18n import translator
+from core.i18n import Translator, translator
 from core.money import Money
 from core.ports import KeyValueStore
 from core.replies import Button, CheckoutAnswer, InvoiceReply, MediaReply, Reply, TextReply
@@ -89,7 +89,7 @@ class ConsoleChannel:
             return [TextReply(t("console.bad_choice", n=n, max=len(actions)))]
         action = actions[n - 1]
         if action.startswith(_SANDBOX_PAY + ":"):
-            return await self._sandbox_pay(action.split(":", 1)[1])
+            return await self._sandbox_pay(action.split(":", 1)[1], t)
         return await self._dispatch(ButtonPress(self.sender, action))
 
     async def _dispatch(self, event: Event) -> list[Reply]:
@@ -99,10 +99,9 @@ class ConsoleChannel:
                 self._invoices[reply.order_code] = reply.price
         return replies
 
-    async def _sandbox_pay(self, code: str) -> list[Reply]:
+    async def _sandbox_pay(self, code: str, t: Translator) -> list[Reply]:
         """The sandbox provider: pre-checkout, then report the charge, like Telegram does."""
         total = self._invoices.get(code)
-        t = translator(await self.dispatcher.language_of(self.sender))
         if total is None:
             return [TextReply(t("menu.expired"))]
         answer = await self.dispatcher.dispatch(PreCheckout(self.sender, code, total), CAPABILITIES)

@@ -24,6 +24,7 @@ __all__ = [
     "MyCourse",
     "NextKind",
     "NextLesson",
+    "access_to",
     "complete_lesson",
     "course_state",
     "current_course",
@@ -76,9 +77,14 @@ class CourseState:
         )
 
 
-async def course_state(uow: UnitOfWork, user: User, course: Course, now: datetime) -> CourseState:
+async def access_to(uow: UnitOfWork, user: User, course: Course, now: datetime) -> CourseAccess | None:
+    """The user's access to ``course`` now, from every entitlement and the plans behind them."""
     ents = await uow.entitlements.for_user(user.id)
-    access = course_access(course, ents, await _plans_for(uow, ents), now)
+    return course_access(course, ents, await _plans_for(uow, ents), now)
+
+
+async def course_state(uow: UnitOfWork, user: User, course: Course, now: datetime) -> CourseState:
+    access = await access_to(uow, user, course, now)
     lessons = await uow.catalog.lessons(course.id)
     # Positions are re-numbered densely so archived lessons never leave a gap in the drip.
     lessons = [
@@ -87,15 +93,23 @@ async def course_state(uow: UnitOfWork, user: User, course: Course, now: datetim
     return CourseState(course, lessons, await uow.progress.for_course(user.id, course.id), access)
 
 
-async def may_open(uow: UnitOfWork, user: User, lesson: Lesson, now: datetime) -> AccessDecision:
-    """May ``user`` open ``lesson`` now? The single rule every channel uses."""
-    course = await uow.catalog.get_course_by_id(lesson.course_id)
+async def _locate(
+    uow: UnitOfWork, user: User, lesson_id: int, course_id: int, now: datetime
+) -> tuple[CourseState, Lesson]:
+    """The user's state in the lesson's course and the lesson as numbered there (NotFound if not live)."""
+    course = await uow.catalog.get_course_by_id(course_id)
     if course is None or not course.published:
         raise NotFound("lesson.not_found")
     state = await course_state(uow, user, course, now)
-    current = next((ls for ls in state.lessons if ls.id == lesson.id), None)
+    current = next((ls for ls in state.lessons if ls.id == lesson_id), None)
     if current is None:
         raise NotFound("lesson.not_found")
+    return state, current
+
+
+async def may_open(uow: UnitOfWork, user: User, lesson: Lesson, now: datetime) -> AccessDecision:
+    """May ``user`` open ``lesson`` now? The single rule every channel uses."""
+    state, current = await _locate(uow, user, lesson.id, lesson.course_id, now)
     return state.decide(user, current, now)
 
 
@@ -139,17 +153,11 @@ async def open_lesson(
     lesson = await uow.catalog.get_lesson(lesson_id)
     if lesson is None:
         raise NotFound("lesson.not_found")
-    course = await uow.catalog.get_course_by_id(lesson.course_id)
-    if course is None or not course.published:
-        raise NotFound("lesson.not_found")
-    state = await course_state(uow, user, course, now)
-    current = next((ls for ls in state.lessons if ls.id == lesson_id), None)
-    if current is None:
-        raise NotFound("lesson.not_found")
+    state, current = await _locate(uow, user, lesson_id, lesson.course_id, now)
     decision = state.decide(user, current, now)
     if decision.allowed:
         await uow.progress.mark_delivered(user.id, current, now)
-    return current, course, decision
+    return current, state.course, decision
 
 
 async def complete_lesson(uow: UnitOfWork, user: User, lesson_id: int, now: datetime) -> tuple[Lesson, Course, bool]:

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core.catalog import Course, Plan
-from core.entitlements import course_access
 from core.errors import NotFound, UserFacingError
 from core.ids import new_code
+from core.learning import access_to
 from core.money import Money
 from core.orders import ItemKind, Order, OrderStatus, PaymentEventKind, PaymentOutcome
 from core.ports import PaymentRecord, UnitOfWork
@@ -56,10 +56,7 @@ class Confirmation:
 
 
 async def _owns(uow: UnitOfWork, user: User, course: Course, now: datetime) -> bool:
-    ents = await uow.entitlements.for_user(user.id)
-    plan_ids = {e.plan_id for e in ents if e.plan_id is not None}
-    plans = {pid: p for pid in plan_ids if (p := await uow.catalog.get_plan_by_id(pid)) is not None}
-    return course_access(course, ents, plans, now) is not None
+    return await access_to(uow, user, course, now) is not None
 
 
 async def start_checkout(

@@ -9,7 +9,6 @@ hands the (untrusted) argument to the handler, which validates it.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
 from core.events import PaymentSucceeded, PreCheckout
 from core.replies import Reply
@@ -22,7 +21,6 @@ ActionHandler = Callable[[Ctx, str], Awaitable[list[Reply]]]
 TextHandler = Callable[[Ctx, str], Awaitable[list[Reply] | None]]
 PreCheckoutHandler = Callable[[Ctx, PreCheckout], Awaitable[list[Reply]]]
 PaymentHandler = Callable[[Ctx, PaymentSucceeded], Awaitable[list[Reply]]]
-F = TypeVar("F")
 
 
 class Router:
