@@ -126,6 +126,9 @@ class ConsoleChannel:
             for row in _rows(reply):
                 labels = []
                 for button in row:
+                    if button.is_link:
+                        labels.append(f"{button.label}: {button.url}")
+                        continue
                     n += 1
                     labels.append(f"[{n}] {button.label}")
                 self._print("  ".join(labels))
@@ -159,4 +162,4 @@ def _rows(reply: Reply) -> tuple[tuple[Button, ...], ...]:
 
 
 def _buttons(replies: Iterable[Reply]) -> list[Button]:
-    return [b for r in replies for row in _rows(r) for b in row]
+    return [b for r in replies for row in _rows(r) for b in row if not b.is_link]

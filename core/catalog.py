@@ -151,6 +151,7 @@ class Plan:
     course_ids: frozenset[int] = field(default_factory=frozenset)
     price: Price = field(default_factory=Price)
     published: bool = True
+    community_chat: str | None = None  # a paid Telegram group/channel that members may join
 
     def includes(self, course_id: int) -> bool:
         return self.includes_all or course_id in self.course_ids

@@ -24,3 +24,5 @@ class Capabilities:
     send_window: timedelta | None = None  # proactive messages only inside this window (WeChat: 48 h)
     quota_per_inbound: int | None = None  # proactive messages per inbound message (WeChat: 5)
     media: bool = True
+    subscriptions: frozenset[int] = frozenset()  # periods (days) the provider renews automatically
+    share_url: str | None = None  # deep-link base for sharing, e.g. "https://t.me/<bot>?start="

@@ -33,6 +33,7 @@ Only the standard library and other ``core`` modules are used here.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,9 @@ _COURSE_KEYS = (
     "drip",
 )
 _DRIP_KEYS = ("mode", "hour")
-_PLAN_KEYS = ("slug", "title", "description", "period_days", "includes", "price", "published")
+_PLAN_KEYS = ("slug", "title", "description", "period_days", "includes", "price", "published", "telegram_chat")
+#: A Telegram chat id: private groups and channels have numeric ids like -1001234567890.
+_CHAT_ID = re.compile(r"^-?[1-9][0-9]{4,19}$")
 _IMAGE_KINDS = frozenset({MediaKind.PHOTO})
 
 
@@ -194,6 +197,7 @@ def _plans(ctx: ImportContext, path: Path, course_slugs: set[str]) -> list[PlanS
         description = f.text("description")
         period = f.integer("period_days", minimum=1, maximum=MAX_PERIOD_DAYS, required=True)
         published = f.flag("published", True)
+        community = _community_chat(f)
 
         includes_all = False
         included: list[str] = []
@@ -238,9 +242,22 @@ def _plans(ctx: ImportContext, path: Path, course_slugs: set[str]) -> list[PlanS
                 course_slugs=tuple(included),
                 price=price,
                 published=published,
+                community_chat=community,
             )
         )
     return plans
+
+
+def _community_chat(f: Fields) -> str | None:
+    """``telegram_chat``: the id of a private group or channel the plan opens (the bot must be its admin)."""
+    if not f.has("telegram_chat"):
+        return None
+    raw = f.data["telegram_chat"]
+    text = str(raw) if isinstance(raw, int) and not isinstance(raw, bool) else raw
+    if not isinstance(text, str) or not _CHAT_ID.match(text.strip()):
+        f.error("telegram_chat", "must be a numeric Telegram chat id such as -1001234567890")
+        return None
+    return text.strip()
 
 
 # --------------------------------------------------------------------------- public API

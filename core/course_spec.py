@@ -60,6 +60,7 @@ class PlanSpec:
     course_slugs: tuple[str, ...]
     price: Price
     published: bool = True
+    community_chat: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Conflict", "NotFound", "PermissionDenied", "UserFacingError"]
+__all__ = ["Conflict", "GatewayError", "NotFound", "PermissionDenied", "UserFacingError"]
 
 
 class UserFacingError(Exception):
@@ -33,3 +33,14 @@ class Conflict(Exception):
     Storage raises it instead of leaking driver errors; the dispatcher retries the
     whole event once in a fresh transaction, where the twin's work is visible.
     """
+
+
+class GatewayError(Exception):
+    """A payment or messenger provider refused an operation or could not be reached.
+
+    ``reason`` is safe to show to an admin (no tokens, no URLs).
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

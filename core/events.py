@@ -9,11 +9,23 @@ callback data can be forged on some messengers).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from core.money import Money
 from core.users import Ref
 
-__all__ = ["ButtonPress", "Event", "Message", "PaymentSucceeded", "PreCheckout", "Sender"]
+__all__ = [
+    "ButtonPress",
+    "Event",
+    "JoinRequest",
+    "MemberJoined",
+    "MemberLeft",
+    "Message",
+    "PaymentRefunded",
+    "PaymentSucceeded",
+    "PreCheckout",
+    "Sender",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +65,52 @@ class PaymentSucceeded:
     charge_id: str
     payload: str
     total: Money
+    # Subscriptions (Telegram Stars): the first charge and every renewal carry the period's end.
+    recurring: bool = False
+    first_recurring: bool = False
+    period_end: datetime | None = None
+
+    @property
+    def is_renewal(self) -> bool:
+        return self.recurring and not self.first_recurring
 
 
-Event = Message | ButtonPress | PreCheckout | PaymentSucceeded
+@dataclass(frozen=True, slots=True)
+class PaymentRefunded:
+    """The provider reports that a charge was refunded (Telegram's refunded_payment)."""
+
+    sender: Sender
+    provider: str
+    charge_id: str
+    payload: str
+    total: Money
+
+
+@dataclass(frozen=True, slots=True)
+class JoinRequest:
+    """``sender`` asks to join the community chat ``chat_id`` (Telegram's chat_join_request)."""
+
+    sender: Sender
+    chat_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class MemberJoined:
+    """``sender`` became a member of ``chat_id``; ``invite_link`` is the link they used, if any."""
+
+    sender: Sender
+    chat_id: str
+    invite_link: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MemberLeft:
+    """``sender`` left ``chat_id`` or was removed from it."""
+
+    sender: Sender
+    chat_id: str
+
+
+Event = (
+    Message | ButtonPress | PreCheckout | PaymentSucceeded | PaymentRefunded | JoinRequest | MemberJoined | MemberLeft
+)

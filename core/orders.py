@@ -3,9 +3,9 @@
 One table of legal transitions, in one place::
 
     pending ──pay──▶ paid ──refund──▶ refunded
-       │
-       ├──expire──▶ expired
-       └──cancel──▶ cancelled
+       │               ▲
+       ├──expire──▶ expired ─┤ late pay (honoured: see core.purchasing)
+       └──cancel──▶ cancelled ┘
 
 Anything else raises :class:`IllegalTransition`. Confirmation outcomes are an
 explicit enumeration so every channel reacts the same way (grant, ignore a
@@ -21,6 +21,7 @@ from datetime import datetime
 from core.money import Money
 
 __all__ = [
+    "REFUND_DUE",
     "TRANSITIONS",
     "IllegalTransition",
     "ItemKind",
@@ -51,6 +52,10 @@ TRANSITIONS: frozenset[tuple[OrderStatus, OrderStatus]] = frozenset(
         (OrderStatus.PENDING, OrderStatus.EXPIRED),
         (OrderStatus.PENDING, OrderStatus.CANCELLED),
         (OrderStatus.PAID, OrderStatus.REFUNDED),
+        # A charge the provider completed after we closed the order (the buyer passed the
+        # pre-checkout a moment before expiry, or paid an invoice still on screen) is honoured.
+        (OrderStatus.EXPIRED, OrderStatus.PAID),
+        (OrderStatus.CANCELLED, OrderStatus.PAID),
     }
 )
 
@@ -67,8 +72,9 @@ class PaymentOutcome(enum.StrEnum):
     APPLIED = "applied"  # the order is now paid and access granted
     DUPLICATE = "duplicate"  # this (provider, charge id) was processed before: nothing changed
     MISMATCH = "mismatch"  # amount or currency differ from the order: not paid, recorded
-    LATE = "late"  # the order had expired or was cancelled: recorded for refund
-    EXTRA = "extra"  # a second, different charge for an order already paid: recorded for refund
+    LATE = "late"  # the order had expired or was cancelled: honoured, paid and access granted
+    RENEWED = "renewed"  # a subscription renewal: the membership now runs to the new period end
+    EXTRA = "extra"  # a second charge for something already paid or owned: to be refunded
     UNKNOWN_ORDER = "unknown_order"  # no such order: recorded, nothing granted
 
 
@@ -79,11 +85,19 @@ class PaymentEventKind(enum.StrEnum):
     CONFIRMED = "confirmed"
     MISMATCH = "mismatch"
     LATE = "late"
+    RENEWED = "renewed"
     EXTRA = "extra"
     UNKNOWN_ORDER = "unknown_order"
     EXPIRED = "expired"
     CANCELLED = "cancelled"
     REFUNDED = "refunded"
+    CHARGE_REFUNDED = "charge_refunded"  # a charge that never paid the order was given back
+
+
+#: Outcomes after which the money must go back to the buyer.
+REFUND_DUE: frozenset[PaymentOutcome] = frozenset(
+    {PaymentOutcome.EXTRA, PaymentOutcome.MISMATCH, PaymentOutcome.UNKNOWN_ORDER}
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,26 +8,35 @@ One :class:`UnitOfWork` is one database transaction: leaving it without
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, Self
 
 from core.catalog import Course, Lesson, Plan
+from core.community import CommunityMember, MemberStatus
 from core.course_spec import CourseSpec, PlanSpec
 from core.entitlements import Entitlement
 from core.money import Money
 from core.orders import ItemKind, Order, PaymentEventKind
 from core.progress import Progress
+from core.replies import Reply
+from core.subscriptions import Subscription
 from core.users import Ref, Role, User
 
 __all__ = [
     "CatalogRepository",
+    "CommunityGateway",
+    "CommunityRepository",
     "EntitlementRepository",
     "KeyValueStore",
+    "Notifier",
     "OrderRepository",
+    "PaymentGateway",
     "PaymentRecord",
     "ProgressRepository",
     "RateDecision",
+    "SubscriptionRepository",
     "UnitOfWork",
     "UnitOfWorkFactory",
     "UserRepository",
@@ -46,6 +55,11 @@ class UserRepository(Protocol):
     async def set_timezone(self, user_id: int, timezone: str) -> None: ...
     async def set_role(self, user_id: int, role: Role) -> None: ...
     async def set_referred_by(self, user_id: int, referrer_id: int) -> None: ...
+    async def set_unreachable(self, ref: Ref, at: datetime | None) -> None:
+        """Mark an identity the messenger refuses to deliver to (None: reachable again)."""
+        ...
+
+    async def reachable_refs(self, user_id: int) -> list[Ref]: ...
 
 
 class CatalogRepository(Protocol):
@@ -112,6 +126,13 @@ class OrderRepository(Protocol):
         detail: str = "",
     ) -> None: ...
     async def events(self, order_id: int) -> list[tuple[PaymentEventKind, str]]: ...
+    async def payments_for(self, order_id: int) -> list[PaymentRecord]:
+        """Every charge recorded against an order, oldest first."""
+        ...
+
+    async def paid_since(self, provider: str, since: datetime) -> list[tuple[Order, list[PaymentRecord]]]:
+        """Orders of ``provider`` paid (or refunded) at or after ``since``, with their charges (reconciliation)."""
+        ...
 
 
 class EntitlementRepository(Protocol):
@@ -144,6 +165,40 @@ class ProgressRepository(Protocol):
         ...
 
 
+class SubscriptionRepository(Protocol):
+    async def add(
+        self,
+        *,
+        user_id: int,
+        plan_id: int,
+        order_id: int,
+        provider: str,
+        charge_id: str,
+        period_end: datetime,
+        now: datetime,
+    ) -> Subscription: ...
+    async def get(self, sub_id: int, *, for_update: bool = False) -> Subscription | None: ...
+    async def by_order(self, order_id: int, *, for_update: bool = False) -> Subscription | None: ...
+    async def for_user(self, user_id: int) -> list[Subscription]: ...
+    async def save(self, sub: Subscription, now: datetime) -> None: ...
+    async def lapsed(self, now: datetime, limit: int) -> list[Subscription]:
+        """Active subscriptions whose period ended before ``now`` (no renewal came)."""
+        ...
+
+
+class CommunityRepository(Protocol):
+    async def get(self, user_id: int, chat_id: str) -> CommunityMember | None: ...
+    async def record(self, user_id: int, chat_id: str, status: MemberStatus, now: datetime) -> CommunityMember:
+        """Create or update the membership row with the status the messenger reported."""
+        ...
+
+    async def members(self, chat_id: str | None = None) -> list[CommunityMember]:
+        """Everyone currently a member (of ``chat_id``, or of any community)."""
+        ...
+
+    async def set_reminded(self, member_id: int, days: int | None) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. ``async with uow:`` … ``await uow.commit()``."""
 
@@ -152,6 +207,8 @@ class UnitOfWork(Protocol):
     orders: OrderRepository
     entitlements: EntitlementRepository
     progress: ProgressRepository
+    subscriptions: SubscriptionRepository
+    community: CommunityRepository
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(self, *exc: object) -> None: ...
@@ -197,3 +254,40 @@ class KeyValueStore(Protocol):
     async def clear_state(self, key: str) -> None: ...
     async def ping(self) -> bool: ...
     async def close(self) -> None: ...
+
+
+class PaymentGateway(Protocol):
+    """A payment provider's own operations, beyond the charge itself (Saleor's gateway idea).
+
+    Raise :class:`core.errors.GatewayError` when the provider refuses or cannot be reached;
+    callers call the provider *before* committing, so a refusal changes nothing locally.
+    """
+
+    channel: str  # the messenger whose identities the provider knows ("telegram")
+
+    async def refund(self, ref: Ref, charge_id: str) -> None: ...
+    async def set_renewal(self, ref: Ref, charge_id: str, *, enabled: bool) -> None: ...
+
+
+class CommunityGateway(Protocol):
+    """The messenger's side of paid communities (Telegram groups and channels where the bot is admin)."""
+
+    channel: str
+
+    async def invite_link(self, chat_id: str, *, name: str, expires_at: datetime) -> str:
+        """A one-time link (one member) that expires at ``expires_at``."""
+        ...
+
+    async def approve(self, chat_id: str, ref: Ref) -> None: ...
+    async def decline(self, chat_id: str, ref: Ref) -> None: ...
+    async def remove(self, chat_id: str, ref: Ref) -> None:
+        """Out now, free to rejoin later (ban, then unban)."""
+        ...
+
+
+class Notifier(Protocol):
+    """Proactive messages to a user who did not just write (refunds, reminders, approvals)."""
+
+    async def notify(self, user_id: int, replies: Sequence[Reply]) -> bool:
+        """Send to the user's reachable identities; False when none could be reached."""
+        ...

@@ -10,7 +10,8 @@ event so stats and audits can be recomputed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from core.catalog import Course, Plan
@@ -20,16 +21,20 @@ from core.learning import access_to
 from core.money import Money
 from core.orders import ItemKind, Order, OrderStatus, PaymentEventKind, PaymentOutcome
 from core.ports import PaymentRecord, UnitOfWork
+from core.subscriptions import Subscription, SubscriptionStatus
 from core.users import User
 
 __all__ = [
+    "HONOURED",
     "Checkout",
     "Confirmation",
     "cancel_order",
     "check_pre_checkout",
     "confirm_payment",
     "expire_orders",
+    "refund_charge",
     "refund_order",
+    "refundable_charge",
     "start_checkout",
 ]
 
@@ -53,6 +58,7 @@ class Confirmation:
     order: Order | None
     course: Course | None = None
     plan: Plan | None = None
+    subscription: Subscription | None = None
 
 
 async def _owns(uow: UnitOfWork, user: User, course: Course, now: datetime) -> bool:
@@ -125,7 +131,9 @@ async def check_pre_checkout(uow: UnitOfWork, user: User, payload: str, total: M
     return None
 
 
-async def _grant(uow: UnitOfWork, order: Order, now: datetime) -> tuple[Course | None, Plan | None]:
+async def _grant(
+    uow: UnitOfWork, order: Order, now: datetime, period_end: datetime | None = None
+) -> tuple[Course | None, Plan | None]:
     if order.item_kind is ItemKind.COURSE:
         course = await uow.catalog.get_course_by_id(order.item_id)
         await uow.entitlements.add(
@@ -145,21 +153,49 @@ async def _grant(uow: UnitOfWork, order: Order, now: datetime) -> tuple[Course |
     for ent in await uow.entitlements.for_user(order.user_id):
         if ent.plan_id == plan.id and ent.expires_at is not None and ent.starts_at <= starts < ent.expires_at:
             starts = ent.expires_at
+    ends = starts + timedelta(days=plan.period_days)
+    if period_end is not None and period_end > now:
+        ends = max(period_end, starts + timedelta(minutes=1))  # the provider's period is authoritative
     await uow.entitlements.add(
         user_id=order.user_id,
         course_id=None,
         plan_id=plan.id,
         order_id=order.id,
         starts_at=starts,
-        expires_at=starts + timedelta(days=plan.period_days),
+        expires_at=ends,
     )
     return None, plan
 
 
+#: Charges that paid for something (as opposed to ones recorded only to be refunded).
+HONOURED = frozenset({PaymentOutcome.APPLIED.value, PaymentOutcome.LATE.value, PaymentOutcome.RENEWED.value})
+
+
 async def confirm_payment(
-    uow: UnitOfWork, *, provider: str, charge_id: str, payload: str, total: Money, now: datetime
+    uow: UnitOfWork,
+    *,
+    provider: str,
+    charge_id: str,
+    payload: str,
+    total: Money,
+    now: datetime,
+    recurring: bool = False,
+    first_recurring: bool = False,
+    period_end: datetime | None = None,
 ) -> Confirmation:
-    """Apply a provider's confirmation exactly once. The caller commits."""
+    """Apply a provider's confirmation exactly once. The caller commits.
+
+    Policy for charges that arrive when the order is no longer pending:
+
+    * expired or cancelled order (the buyer passed the pre-checkout just before we
+      closed it, or paid an invoice still on screen): **honoured**: paid and access
+      granted, outcome ``LATE``; unless the course is owned by now, which is ``EXTRA``;
+    * a renewal of a subscription (``recurring`` and not ``first_recurring``):
+      ``RENEWED``, the membership runs to the provider's new ``period_end``;
+    * anything else for a paid order, a wrong amount or an unknown payload:
+      recorded and nothing granted (``EXTRA``, ``MISMATCH``, ``UNKNOWN_ORDER``);
+      the caller gives the money back (see :data:`core.orders.REFUND_DUE`).
+    """
     if await uow.orders.get_payment(provider, charge_id) is not None:
         return Confirmation(PaymentOutcome.DUPLICATE, await uow.orders.get_by_code(payload))
     order = await uow.orders.get_by_code(payload, for_update=True)
@@ -180,24 +216,68 @@ async def confirm_payment(
             )
         return inserted
 
+    async def refuse(outcome: PaymentOutcome, kind: PaymentEventKind, detail: str) -> Confirmation:
+        ok = await record(outcome, kind, detail)
+        return Confirmation(outcome if ok else PaymentOutcome.DUPLICATE, order)
+
     if order is None:
         ok = await record(PaymentOutcome.UNKNOWN_ORDER, PaymentEventKind.UNKNOWN_ORDER, f"payload={payload[:64]}")
         return Confirmation(PaymentOutcome.UNKNOWN_ORDER if ok else PaymentOutcome.DUPLICATE, None)
     if total != order.price:
-        ok = await record(PaymentOutcome.MISMATCH, PaymentEventKind.MISMATCH, f"expected {order.price}, got {total}")
-        return Confirmation(PaymentOutcome.MISMATCH if ok else PaymentOutcome.DUPLICATE, order)
+        return await refuse(PaymentOutcome.MISMATCH, PaymentEventKind.MISMATCH, f"expected {order.price}, got {total}")
+    if recurring and not first_recurring:
+        return await _renew(uow, order, record, refuse, now, period_end)
+    outcome, kind = PaymentOutcome.APPLIED, PaymentEventKind.CONFIRMED
     if order.status in (OrderStatus.EXPIRED, OrderStatus.CANCELLED):
-        ok = await record(PaymentOutcome.LATE, PaymentEventKind.LATE, f"order was {order.status}")
-        return Confirmation(PaymentOutcome.LATE if ok else PaymentOutcome.DUPLICATE, order)
-    if order.status is not OrderStatus.PENDING:
-        ok = await record(PaymentOutcome.EXTRA, PaymentEventKind.EXTRA, f"order was {order.status}")
-        return Confirmation(PaymentOutcome.EXTRA if ok else PaymentOutcome.DUPLICATE, order)
-    if not await record(PaymentOutcome.APPLIED, PaymentEventKind.CONFIRMED):
+        if order.item_kind is ItemKind.COURSE:
+            course = await uow.catalog.get_course_by_id(order.item_id)
+            user = await uow.users.get(order.user_id)
+            if course is None or user is None or await _owns(uow, user, course, now):
+                return await refuse(PaymentOutcome.EXTRA, PaymentEventKind.EXTRA, f"order was {order.status}; owned")
+        outcome, kind = PaymentOutcome.LATE, PaymentEventKind.LATE
+    elif order.status is not OrderStatus.PENDING:
+        return await refuse(PaymentOutcome.EXTRA, PaymentEventKind.EXTRA, f"order was {order.status}")
+    if not await record(outcome, kind, f"order was {order.status}; honoured" if outcome is PaymentOutcome.LATE else ""):
         return Confirmation(PaymentOutcome.DUPLICATE, order)  # a concurrent twin won the unique key
     paid = order.transition(OrderStatus.PAID, now)
     await uow.orders.save(paid)
-    course, plan = await _grant(uow, paid, now)
-    return Confirmation(PaymentOutcome.APPLIED, paid, course, plan)
+    course, plan = await _grant(uow, paid, now, period_end)
+    subscription = None
+    if plan is not None and recurring and period_end is not None:
+        subscription = await uow.subscriptions.add(
+            user_id=paid.user_id,
+            plan_id=plan.id,
+            order_id=paid.id,
+            provider=provider,
+            charge_id=charge_id,
+            period_end=period_end,
+            now=now,
+        )
+    return Confirmation(outcome, paid, course, plan, subscription)
+
+
+async def _renew(
+    uow: UnitOfWork,
+    order: Order,
+    record: Callable[[PaymentOutcome, PaymentEventKind, str], Awaitable[bool]],
+    refuse: Callable[[PaymentOutcome, PaymentEventKind, str], Awaitable[Confirmation]],
+    now: datetime,
+    period_end: datetime | None,
+) -> Confirmation:
+    sub = await uow.subscriptions.by_order(order.id, for_update=True)
+    plan = await uow.catalog.get_plan_by_id(order.item_id) if order.item_kind is ItemKind.PLAN else None
+    if sub is None or plan is None or order.status is not OrderStatus.PAID or sub.status is SubscriptionStatus.REFUNDED:
+        return await refuse(PaymentOutcome.EXTRA, PaymentEventKind.EXTRA, "renewal without an active subscription")
+    if not await record(PaymentOutcome.RENEWED, PaymentEventKind.RENEWED, ""):
+        return Confirmation(PaymentOutcome.DUPLICATE, order)
+    starts = max(sub.period_end, now)
+    ends = period_end if period_end is not None and period_end > starts else starts + timedelta(days=plan.period_days)
+    await uow.entitlements.add(
+        user_id=order.user_id, course_id=None, plan_id=plan.id, order_id=order.id, starts_at=starts, expires_at=ends
+    )
+    renewed = replace(sub, period_end=ends, status=SubscriptionStatus.ACTIVE)
+    await uow.subscriptions.save(renewed, now)
+    return Confirmation(PaymentOutcome.RENEWED, order, None, plan, renewed)
 
 
 async def cancel_order(uow: UnitOfWork, user: User, code: str, now: datetime) -> Order:
@@ -226,12 +306,51 @@ async def expire_orders(uow: UnitOfWork, now: datetime, *, limit: int = 500) -> 
 
 
 async def refund_order(uow: UnitOfWork, code: str, now: datetime, *, reason: str = "") -> Order:
-    """Mark a paid order refunded and revoke what it granted (the provider refund is the channel's job)."""
+    """Mark a paid order refunded and revoke what it granted (the provider refund is the channel's job).
+
+    A subscription's order ends the subscription too: refunding any of its charges ends the membership.
+    """
     order = await uow.orders.get_by_code(code, for_update=True)
     if order is None:
         raise NotFound("order.not_found")
-    refunded = order.transition(OrderStatus.REFUNDED, now)  # raises unless paid
+    if order.status is not OrderStatus.PAID:
+        raise UserFacingError("refund.not_paid", code=order.code, status=order.status.value)
+    refunded = order.transition(OrderStatus.REFUNDED, now)
     await uow.orders.save(refunded)
     await uow.entitlements.revoke_for_order(order.id, now)
     await uow.orders.add_event(order_id=order.id, kind=PaymentEventKind.REFUNDED, at=now, detail=reason[:500])
+    sub = await uow.subscriptions.by_order(order.id, for_update=True)
+    if sub is not None and sub.status is not SubscriptionStatus.REFUNDED:
+        await uow.subscriptions.save(replace(sub, status=SubscriptionStatus.REFUNDED, auto_renew=False), now)
     return refunded
+
+
+async def refundable_charge(uow: UnitOfWork, order: Order) -> PaymentRecord | None:
+    """The charge to give back for a paid order: its latest honoured one (a subscription's current period)."""
+    honoured = [p for p in await uow.orders.payments_for(order.id) if p.outcome in HONOURED]
+    return honoured[-1] if honoured else None
+
+
+async def refund_charge(uow: UnitOfWork, provider: str, charge_id: str, now: datetime) -> Order | None:
+    """The provider says a charge went back (e.g. Telegram's refunded_payment): revoke what it paid for.
+
+    Idempotent: returns the refunded order the first time only; None when nothing changed
+    (unknown charge, a charge that never granted anything, or an order already refunded).
+    """
+    payment = await uow.orders.get_payment(provider, charge_id)
+    if payment is None or payment.order_id is None:
+        return None
+    order = await uow.orders.get(payment.order_id, for_update=True)
+    if order is None:
+        return None
+    if payment.outcome not in HONOURED or order.status is not OrderStatus.PAID:
+        await uow.orders.add_event(
+            order_id=order.id,
+            kind=PaymentEventKind.CHARGE_REFUNDED,
+            at=now,
+            provider=provider,
+            charge_id=charge_id,
+            total=payment.total,
+        )
+        return None
+    return await refund_order(uow, order.code, now, reason=f"refunded by the provider (charge {charge_id[:64]})")

@@ -27,7 +27,12 @@ __all__ = [
 @dataclass(frozen=True, slots=True)
 class Button:
     label: str
-    action: str  # opaque, short, ASCII: e.g. "c:python-101" (see handlers.actions)
+    action: str = ""  # opaque, short, ASCII: e.g. "c:python-101" (see handlers.actions)
+    url: str = ""  # a link button (an invite link, a share link) instead of an action
+
+    @property
+    def is_link(self) -> bool:
+        return bool(self.url)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +62,8 @@ class InvoiceReply:
     price: Money
     pay_label: str = ""  # localized "Pay ¥99.00", for channels that draw their own pay button
     buttons: tuple[tuple[Button, ...], ...] = field(default_factory=tuple)
+    subscription_days: int | None = None  # renews automatically every so many days (Stars subscriptions)
+    prompt: str = ""  # text shown with a payment link, where the channel sends a link instead of an invoice
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ class A:
     MY = "my"
     LANG = "lang"  # lang:<zh|en>
     HELP = "help"
+    SUB = "sub"  # sub:<subscription id>.<0|1>: switch renewal off or on
 
     @staticmethod
     def of(prefix: str, arg: str | int = "") -> str:

@@ -7,16 +7,18 @@ for globals, and tests build the same context with a frozen clock.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from core.channel import Capabilities
 from core.events import Sender
 from core.i18n import Translator
-from core.ports import KeyValueStore, UnitOfWork
+from core.ports import CommunityGateway, KeyValueStore, PaymentGateway, UnitOfWork
+from core.replies import Reply
 from core.users import User
 
-__all__ = ["AppConfig", "Ctx"]
+__all__ = ["AppConfig", "Ctx", "Notice", "Services"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +29,27 @@ class AppConfig:
     order_ttl: timedelta = timedelta(minutes=30)
     page_size: int = 6
     buy_rate_per_minute: float = 10.0
+    invite_ttl: timedelta = timedelta(hours=24)  # one-time community invite links expire after this
+
+
+@dataclass(slots=True)
+class Services:
+    """Providers the handlers may call (registered by the adapters at start-up, in ``bot.py``).
+
+    ``gateways`` maps a payment provider name ("telegram_stars", "sandbox") to its
+    gateway; ``community`` is the messenger that hosts paid communities, if any.
+    """
+
+    gateways: dict[str, PaymentGateway] = field(default_factory=dict)
+    community: CommunityGateway | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A message for another user (or a later one for this user), sent only after the transaction commits."""
+
+    user_id: int
+    replies: Sequence[Reply]
 
 
 @dataclass(slots=True)
@@ -40,6 +63,12 @@ class Ctx:
     config: AppConfig
     sender: Sender
     first_contact: bool = False
+    services: Services = field(default_factory=Services)
+    notices: list[Notice] = field(default_factory=list)
+
+    def notify(self, user_id: int, replies: Sequence[Reply]) -> None:
+        """Queue a message to ``user_id``; the dispatcher sends it once the event's transaction commits."""
+        self.notices.append(Notice(user_id, tuple(replies)))
 
     @property
     def state_key(self) -> str:

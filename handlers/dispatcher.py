@@ -18,10 +18,10 @@ from core.clock import Clock
 from core.errors import Conflict, UserFacingError
 from core.events import ButtonPress, Event, Message, PaymentSucceeded, PreCheckout, Sender
 from core.i18n import Translator, translator
-from core.ports import KeyValueStore, UnitOfWorkFactory
+from core.ports import KeyValueStore, Notifier, UnitOfWorkFactory
 from core.replies import CheckoutAnswer, Reply, TextReply
 from core.users import language_from_code
-from handlers.context import AppConfig, Ctx
+from handlers.context import AppConfig, Ctx, Notice, Services
 from handlers.router import Router
 
 __all__ = ["MAX_TEXT", "Dispatcher"]
@@ -42,12 +42,16 @@ class Dispatcher:
         kv: KeyValueStore,
         clock: Clock,
         config: AppConfig,
+        services: Services | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self.router = router
         self.uow_factory = uow_factory
         self.kv = kv
         self.clock = clock
         self.config = config
+        self.services = services or Services()
+        self.notifier = notifier
 
     async def dispatch(self, event: Event, caps: Capabilities) -> list[Reply]:
         try:
@@ -67,10 +71,9 @@ class Dispatcher:
             try:
                 user, created = await ensure_user(uow, event.sender, now=now, timezone=self.config.default_timezone)
                 t = translator(user.lang)
-                ctx = Ctx(user, t, uow, now, self.kv, caps, self.config, event.sender, created)
+                ctx = Ctx(user, t, uow, now, self.kv, caps, self.config, event.sender, created, self.services)
                 replies = await self._route(ctx, event)
                 await uow.commit()
-                return replies
             except Conflict:
                 await uow.rollback()
                 raise
@@ -81,6 +84,19 @@ class Dispatcher:
                 await uow.rollback()
                 log.exception("handler failed: ref=%s event=%s", event.sender.ref, type(event).__name__)
                 return _failure(event, t("error.internal"))
+        await self._send_notices(ctx.notices)
+        return replies
+
+    async def _send_notices(self, notices: list[Notice]) -> None:
+        """After the commit: a failed notice is logged, never undoes what was committed."""
+        for notice in notices:
+            if self.notifier is None:
+                log.warning("no notifier configured: a notice to user %s was dropped", notice.user_id)
+                continue
+            try:
+                await self.notifier.notify(notice.user_id, notice.replies)
+            except Exception:
+                log.exception("notice to user %s failed", notice.user_id)
 
     async def language_of(self, sender: Sender) -> str:
         """The stored language of a user (adapters use it for their own few strings)."""
@@ -105,6 +121,9 @@ class Dispatcher:
         if isinstance(event, PaymentSucceeded):
             for pay in r.payments:
                 return await pay(ctx, event)
+        handler_for = r.events.get(type(event))
+        if handler_for is not None:
+            return await handler_for(ctx, event)
         raise TypeError(f"unhandled event {type(event).__name__}")
 
     async def _message(self, ctx: Ctx, raw: str) -> list[Reply]:

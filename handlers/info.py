@@ -67,6 +67,11 @@ async def terms_command(ctx: Ctx, args: str) -> list[Reply]:
     return [TextReply(ctx.t("terms.text", bot=ctx.config.bot_name, contact=ctx.config.support_contact))]
 
 
+@router.command("paysupport")
+async def paysupport_command(ctx: Ctx, args: str) -> list[Reply]:
+    return [TextReply(ctx.t("paysupport.text", contact=ctx.config.support_contact))]
+
+
 @router.command("privacy")
 async def privacy_command(ctx: Ctx, args: str) -> list[Reply]:
     return [TextReply(ctx.t("privacy.text", bot=ctx.config.bot_name, contact=ctx.config.support_contact))]

@@ -8,6 +8,7 @@ from core.replies import Button, Reply, TextReply
 from handlers.actions import A, parse_int, parse_slug
 from handlers.context import Ctx
 from handlers.router import Router
+from handlers.subscriptions import subscription_replies
 from handlers.views import lesson_replies, locked_replies, next_replies
 
 __all__ = ["router"]
@@ -92,8 +93,9 @@ async def done_action(ctx: Ctx, arg: str) -> list[Reply]:
 @router.command("my")
 async def my_command(ctx: Ctx, args: str) -> list[Reply]:
     mine = await my_courses(ctx.uow, ctx.user, ctx.now)
+    subs = await subscription_replies(ctx)
     if not mine:
-        return [TextReply(ctx.t("my.empty"), ((Button(ctx.t("btn.catalog"), A.of(A.CATALOG, 0)),),))]
+        return subs or [TextReply(ctx.t("my.empty"), ((Button(ctx.t("btn.catalog"), A.of(A.CATALOG, 0)),),))]
     t = ctx.t
     lines = [t("my.header")]
     rows: list[tuple[Button, ...]] = []
@@ -107,7 +109,7 @@ async def my_command(ctx: Ctx, args: str) -> list[Reply]:
             status = t("my.forever")
         lines.append(t("my.item", title=c.title, done=item.completed, total=c.lesson_count, status=status))
         rows.append((Button(t("btn.continue_course", title=c.title), A.of(A.NEXT, c.slug)),))
-    return [TextReply("\n".join(lines), tuple(rows))]
+    return [TextReply("\n".join(lines), tuple(rows)), *subs]
 
 
 @router.action(A.MY)

@@ -9,6 +9,7 @@ hands the (untrusted) argument to the handler, which validates it.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from core.events import PaymentSucceeded, PreCheckout
 from core.replies import Reply
@@ -21,6 +22,7 @@ ActionHandler = Callable[[Ctx, str], Awaitable[list[Reply]]]
 TextHandler = Callable[[Ctx, str], Awaitable[list[Reply] | None]]
 PreCheckoutHandler = Callable[[Ctx, PreCheckout], Awaitable[list[Reply]]]
 PaymentHandler = Callable[[Ctx, PaymentSucceeded], Awaitable[list[Reply]]]
+EventHandler = Callable[[Ctx, Any], Awaitable[list[Reply]]]
 
 
 class Router:
@@ -30,6 +32,7 @@ class Router:
         self.texts: list[TextHandler] = []
         self.pre_checkouts: list[PreCheckoutHandler] = []
         self.payments: list[PaymentHandler] = []
+        self.events: dict[type, EventHandler] = {}
 
     def command(self, *names: str) -> Callable[[CommandHandler], CommandHandler]:
         def deco(fn: CommandHandler) -> CommandHandler:
@@ -64,7 +67,20 @@ class Router:
         self.payments.append(fn)
         return fn
 
+    def on(self, event_type: type) -> Callable[[EventHandler], EventHandler]:
+        """Any other neutral event (refunds, community joins…), one handler per type."""
+
+        def deco(fn: EventHandler) -> EventHandler:
+            if event_type in self.events:
+                raise ValueError(f"event {event_type.__name__} registered twice")
+            self.events[event_type] = fn
+            return fn
+
+        return deco
+
     def include(self, other: Router) -> None:
+        for event_type, fn in other.events.items():
+            self.on(event_type)(fn)
         for name, cmd in other.commands.items():
             self.command(name)(cmd)
         for prefix, act in other.actions.items():

@@ -7,6 +7,8 @@ drip push.
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from core.catalog import Course, DripMode, Lesson
 from core.entitlements import Access, AccessDecision
 from core.learning import NextKind, NextLesson
@@ -14,7 +16,15 @@ from core.replies import Button, MediaReply, Reply, TextReply
 from handlers.actions import A
 from handlers.context import Ctx
 
-__all__ = ["charge_label", "course_card", "lesson_replies", "locked_replies", "next_replies", "price_label"]
+__all__ = [
+    "charge_label",
+    "course_card",
+    "lesson_replies",
+    "locked_replies",
+    "next_replies",
+    "price_label",
+    "share_link",
+]
 
 
 def price_label(ctx: Ctx, course: Course) -> str:
@@ -57,8 +67,17 @@ def course_card(ctx: Ctx, course: Course, *, owned: bool) -> list[Reply]:
         first.append(Button(t("btn.buy", price=charge_label(ctx, course)), A.of(A.BUY, course.slug)))
     if first:
         rows.append(tuple(first))
+    if ctx.caps.share_url:
+        rows.append((Button(t("btn.share"), url=share_link(ctx, course)),))
     rows.append((Button(t("btn.catalog"), A.of(A.CATALOG, 0)), Button(t("btn.my"), A.MY)))
     return [TextReply("\n".join(lines), tuple(rows))]
+
+
+def share_link(ctx: Ctx, course: Course) -> str:
+    """A link that opens the messenger's share sheet with the course's deep link (``start=c_<slug>``)."""
+    deep = f"{ctx.caps.share_url}c_{course.slug}"
+    text = ctx.t("share.text", title=course.title)
+    return f"https://t.me/share/url?url={quote(deep, safe='')}&text={quote(text, safe='')}"
 
 
 def lesson_replies(ctx: Ctx, course: Course, lesson: Lesson, total: int) -> list[Reply]:

@@ -213,6 +213,7 @@ class SqlCatalog:
         row.price_amount = fiat.amount if fiat else None
         row.price_currency = fiat.currency if fiat else None
         row.price_stars = spec.price.stars
+        row.community_chat = spec.community_chat
         row.published, row.updated_at = spec.published, now
         self.s.add(row)
         await self.s.flush()

@@ -95,6 +95,7 @@ def plan(row: PlanRow, course_ids: frozenset[int]) -> Plan:
         course_ids=course_ids,
         price=price(row.price_amount, row.price_currency, row.price_stars),
         published=row.published,
+        community_chat=row.community_chat,
     )
 
 

@@ -148,16 +148,29 @@ class SqlOrders:
                 select(PaymentRow).where(PaymentRow.provider == provider, PaymentRow.charge_id == charge_id)
             )
         ).scalar_one_or_none()
-        if row is None:
-            return None
-        return PaymentRecord(
-            provider=row.provider,
-            charge_id=row.charge_id,
-            order_id=row.order_id,
-            total=Money(row.amount, row.currency),
-            outcome=row.outcome,
-            created_at=convert.utc(row.created_at),
+        return _payment(row) if row else None
+
+    async def payments_for(self, order_id: int) -> list[PaymentRecord]:
+        rows = (
+            (await self.s.execute(select(PaymentRow).where(PaymentRow.order_id == order_id).order_by(PaymentRow.id)))  # type: ignore[arg-type]
+            .scalars()
+            .all()
         )
+        return [_payment(r) for r in rows]
+
+    async def paid_since(self, provider: str, since: datetime) -> list[tuple[Order, list[PaymentRecord]]]:
+        orders = (
+            (
+                await self.s.execute(
+                    select(OrderRow)
+                    .where(OrderRow.provider == provider, OrderRow.paid_at >= convert.to_utc(since))  # type: ignore[operator]
+                    .order_by(OrderRow.id)  # type: ignore[arg-type]
+                )
+            )
+            .scalars()
+            .all()
+        )
+        return [(convert.order(o), await self.payments_for(o.id)) for o in orders if o.id is not None]
 
     async def add_event(
         self,
@@ -195,3 +208,14 @@ class SqlOrders:
             .all()
         )
         return [(PaymentEventKind(r.kind), r.detail) for r in rows]
+
+
+def _payment(row: PaymentRow) -> PaymentRecord:
+    return PaymentRecord(
+        provider=row.provider,
+        charge_id=row.charge_id,
+        order_id=row.order_id,
+        total=Money(row.amount, row.currency),
+        outcome=row.outcome,
+        created_at=convert.utc(row.created_at),
+    )

@@ -16,17 +16,20 @@ from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, UniqueConstrai
 from sqlmodel import Field, SQLModel
 
 __all__ = [
+    "CommunityMemberRow",
     "CourseRow",
     "EntitlementRow",
     "IdentityRow",
     "LessonMediaRow",
     "LessonRow",
+    "MediaFileRow",
     "OrderRow",
     "PaymentEventRow",
     "PaymentRow",
     "PlanCourseRow",
     "PlanRow",
     "ProgressRow",
+    "SubscriptionRow",
     "UserRow",
     "metadata",
 ]
@@ -65,6 +68,9 @@ class IdentityRow(SQLModel, table=True):
     user_id: int = Field(foreign_key="users.id", index=True)
     channel: str = Field(max_length=16)
     external_id: str = Field(max_length=64)
+    # Set when the messenger refuses to deliver to this identity (the user blocked the bot);
+    # cleared when they write again. Proactive messages skip unreachable identities.
+    unreachable_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 
 class CourseRow(SQLModel, table=True):
@@ -124,6 +130,7 @@ class PlanRow(SQLModel, table=True):
     price_amount: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     price_currency: str | None = Field(default=None, max_length=3)
     price_stars: int | None = Field(default=None)
+    community_chat: str | None = Field(default=None, max_length=32)  # a Telegram group/channel id
     published: bool = Field(default=True)
     created_at: datetime = Field(sa_column=_ts())
     updated_at: datetime = Field(sa_column=_ts())
@@ -204,6 +211,49 @@ class ProgressRow(SQLModel, table=True):
     delivered_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     completed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     last_at: datetime = Field(sa_column=_ts())
+
+
+class SubscriptionRow(SQLModel, table=True):
+    """A plan that renews itself through the provider (Telegram Stars subscriptions)."""
+
+    __tablename__ = "subscriptions"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    plan_id: int = Field(foreign_key="plans.id")
+    order_id: int = Field(foreign_key="orders.id", unique=True)
+    provider: str = Field(max_length=32)
+    charge_id: str = Field(max_length=128)  # the first charge: names the subscription at the provider
+    period_end: datetime = Field(sa_column=_ts(index=True))
+    auto_renew: bool = Field(default=True)
+    status: str = Field(max_length=16)
+    created_at: datetime = Field(sa_column=_ts())
+    updated_at: datetime = Field(sa_column=_ts())
+
+
+class CommunityMemberRow(SQLModel, table=True):
+    """Who is in which paid community chat, as the messenger last told us."""
+
+    __tablename__ = "community_members"
+    __table_args__ = (UniqueConstraint("user_id", "chat_id", name="uq_community_member"),)
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    chat_id: str = Field(max_length=32, index=True)
+    status: str = Field(max_length=16)  # member, left, removed
+    joined_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    left_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    reminded_days: int | None = Field(default=None)  # the last expiry reminder sent (3, then 1 days before)
+    updated_at: datetime = Field(sa_column=_ts())
+
+
+class MediaFileRow(SQLModel, table=True):
+    """A messenger's own id for a file we uploaded once (Telegram file_id, per bot)."""
+
+    __tablename__ = "media_files"
+    sender: str = Field(max_length=48, primary_key=True)  # e.g. "telegram:123456" (the bot's id)
+    sha256: str = Field(max_length=64, primary_key=True)
+    kind: str = Field(max_length=16, primary_key=True)
+    file_id: str = Field(max_length=256)
+    created_at: datetime = Field(sa_column=_ts())
 
 
 metadata = SQLModel.metadata

@@ -12,8 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.catalog_cache import CatalogCache
 from storage.catalog_repo import SqlCatalog
+from storage.community_repo import SqlCommunity
 from storage.learning_repo import SqlEntitlements, SqlProgress
 from storage.orders_repo import SqlOrders
+from storage.subscriptions_repo import SqlSubscriptions
 from storage.users_repo import SqlUsers
 
 __all__ = ["SqlUnitOfWork", "SqlUnitOfWorkFactory"]
@@ -32,6 +34,8 @@ class SqlUnitOfWork:
         self.orders = SqlOrders(s)
         self.entitlements = SqlEntitlements(s)
         self.progress = SqlProgress(s)
+        self.subscriptions = SqlSubscriptions(s)
+        self.community = SqlCommunity(s)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -79,3 +79,22 @@ class SqlUsers:
 
     async def set_referred_by(self, user_id: int, referrer_id: int) -> None:
         await self._set(user_id, referred_by=referrer_id)
+
+    async def set_unreachable(self, ref: Ref, at: datetime | None) -> None:
+        await self.s.execute(
+            update(IdentityRow)
+            .where(IdentityRow.channel == ref.channel, IdentityRow.external_id == ref.external_id)  # type: ignore[arg-type]
+            .values(unreachable_at=at and convert.to_utc(at))
+        )
+
+    async def reachable_refs(self, user_id: int) -> list[Ref]:
+        rows = (
+            (
+                await self.s.execute(
+                    select(IdentityRow).where(IdentityRow.user_id == user_id, IdentityRow.unreachable_at.is_(None))  # type: ignore[union-attr]
+                )
+            )
+            .scalars()
+            .all()
+        )
+        return [Ref(r.channel, r.external_id) for r in rows]

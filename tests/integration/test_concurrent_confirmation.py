@@ -111,10 +111,15 @@ async def cancel_now(app: bot.App, user: User, order: Order) -> OrderStatus:
 
 
 def consistent(outcome: PaymentOutcome, status: OrderStatus, events: list[PaymentEventKind], ents: int) -> bool:
-    """Paid and granted, or closed first and the payment flagged late: nothing in between."""
+    """Paid and granted exactly once, whether the payment won the race or arrived late (and was honoured)."""
     if outcome is PaymentOutcome.APPLIED:
         return status is OrderStatus.PAID and ents == 1 and events[-1] is PaymentEventKind.CONFIRMED
-    return outcome is PaymentOutcome.LATE and ents == 0 and events[-1] is PaymentEventKind.LATE
+    return (
+        outcome is PaymentOutcome.LATE
+        and status is OrderStatus.PAID
+        and ents == 1
+        and events[-1] is PaymentEventKind.LATE
+    )
 
 
 async def test_confirmation_racing_the_expiry_job_is_paid_or_late(demo: bot.App) -> None:
