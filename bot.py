@@ -19,9 +19,12 @@ import sys
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from bots.console import SANDBOX_PROVIDER, SandboxGateway
+from bots.notifier import ChannelNotifier
 from bots.web import ReadinessProbe, build_web_app
 from core.accounts import grant_role
 from core.clock import Clock, SystemClock
@@ -31,9 +34,14 @@ from core.ports import KeyValueStore
 from core.publishing import ImportSummary, publish_catalog
 from core.users import Ref, Role, User
 from handlers import AppConfig, Dispatcher, build_router
+from handlers.context import Services
 from storage.db import Database
 from storage.kv import make_kv_store
+from storage.media_files_repo import SqlFileIds
 from storage.uow import SqlUnitOfWorkFactory
+
+if TYPE_CHECKING:
+    from bots.telegram.channel import TelegramChannel, TelegramConfig
 
 log = logging.getLogger("knowledgesea")
 ROOT = Path(__file__).resolve().parent
@@ -53,8 +61,13 @@ class App:
     uow: SqlUnitOfWorkFactory
     dispatcher: Dispatcher
     clock: Clock
+    services: Services
+    notifier: ChannelNotifier
+    telegram: TelegramChannel | None = None
 
     async def close(self) -> None:
+        if self.telegram is not None:
+            await self.telegram.stop()
         await self.kv.close()
         await self.db.dispose()
 
@@ -70,8 +83,36 @@ def build_app(settings: Settings, *, clock: Clock | None = None, kv: KeyValueSto
         default_timezone=settings.default_timezone,
         order_ttl=timedelta(minutes=settings.order_ttl_minutes),
     )
-    dispatcher = Dispatcher(build_router(), uow_factory=uow, kv=kv, clock=clock, config=config)
-    return App(settings, db, kv, uow, dispatcher, clock)
+    services = Services(gateways={SANDBOX_PROVIDER: SandboxGateway()})
+    notifier = ChannelNotifier(uow)
+    dispatcher = Dispatcher(
+        build_router(), uow_factory=uow, kv=kv, clock=clock, config=config, services=services, notifier=notifier
+    )
+    app = App(settings, db, kv, uow, dispatcher, clock, services, notifier)
+    tg = _telegram_config(settings)
+    if tg is not None:
+        from bots.telegram.channel import TelegramChannel
+        from bots.telegram.updates import PROVIDER
+
+        try:
+            channel = TelegramChannel(
+                tg, dispatcher=dispatcher, kv=kv, files=SqlFileIds(db.sessions), uow_factory=uow, clock=clock
+            )
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+        services.gateways[PROVIDER] = channel.payments
+        services.community = channel.community
+        notifier.register("telegram", channel.push)
+        app.telegram = channel
+    return app
+
+
+def _telegram_config(settings: Settings) -> TelegramConfig | None:
+    if settings.telegram_bot_token is None:
+        return None
+    from bots.telegram.channel import TelegramConfig
+
+    return TelegramConfig.from_settings(settings)
 
 
 async def prepare(app: App, *, migrate: bool) -> None:
@@ -156,17 +197,23 @@ async def serve(app: App, role: str) -> None:
             loop.add_signal_handler(sig, stop.set)
     runner: web.AppRunner | None = None
     scheduler = None
+    tg = app.telegram
+    webhook = tg is not None and tg.config.webhook_url is not None
+    if tg is not None and (role == "all" or role == ("web" if webhook else "worker")):
+        # A webhook arrives at the web role; long polling runs in the worker role.
+        await tg.start()
+    routes = tg.routes() if tg is not None and webhook and role in ("all", "web") else []
     if role in ("all", "web"):
-        runner = web.AppRunner(build_web_app(readiness_probe(app)))
+        runner = web.AppRunner(build_web_app(readiness_probe(app), routes))
         await runner.setup()
         await web.TCPSite(runner, app.settings.http_host, app.settings.http_port).start()
         log.info("HTTP on http://%s:%d", app.settings.http_host, app.settings.http_port)
     if role in ("all", "scheduler"):
-        scheduler = build_scheduler(app.uow, app.clock, app.kv)
+        scheduler = build_scheduler(app.uow, app.clock, app.kv)  # TODO(lead): jobs wiring below
         scheduler.start()
         log.info("scheduler started")
-    if role in ("all", "worker"):
-        log.info("worker ready (no channel with credentials is configured yet)")
+    if role in ("all", "worker") and tg is None:
+        log.info("worker ready (no channel with credentials is configured)")
     await stop.wait()
     log.info("shutting down")
     if scheduler is not None:

@@ -30,7 +30,7 @@ from core.replies import Button, CheckoutAnswer, InvoiceReply, MediaReply, Reply
 from core.users import Ref
 from handlers.dispatcher import Dispatcher
 
-__all__ = ["CAPABILITIES", "SANDBOX_PROVIDER", "ConsoleChannel"]
+__all__ = ["CAPABILITIES", "SANDBOX_PROVIDER", "ConsoleChannel", "SandboxGateway"]
 
 SANDBOX_PROVIDER = "sandbox"
 CAPABILITIES = Capabilities(
@@ -44,6 +44,22 @@ CAPABILITIES = Capabilities(
 _NUMBER = re.compile(r"^\s*(\d{1,4})\s*$")
 _SANDBOX_PAY = "sbx"
 _MENU_TTL = 24 * 3600.0
+
+
+class SandboxGateway:
+    """The sandbox provider's own operations: refunds and renewal changes always succeed (no real money)."""
+
+    channel = "console"
+
+    def __init__(self) -> None:
+        self.refunds: list[tuple[Ref, str]] = []
+        self.renewals: list[tuple[Ref, str, bool]] = []
+
+    async def refund(self, ref: Ref, charge_id: str) -> None:
+        self.refunds.append((ref, charge_id))
+
+    async def set_renewal(self, ref: Ref, charge_id: str, *, enabled: bool) -> None:
+        self.renewals.append((ref, charge_id, enabled))
 
 
 class ConsoleChannel:

@@ -8,7 +8,7 @@ with the failing checks, so a load balancer stops routing to this process.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -34,7 +34,8 @@ class ReadinessProbe:
         return all(r["ok"] for r in results.values()), results
 
 
-def build_web_app(probe: ReadinessProbe) -> web.Application:
+def build_web_app(probe: ReadinessProbe, routes: Sequence[web.RouteDef] = ()) -> web.Application:
+    """/healthz, /readyz and the channels' webhook ``routes`` (e.g. POST /telegram/webhook)."""
     app = web.Application(client_max_size=MAX_BODY)
 
     async def healthz(_: web.Request) -> web.Response:
@@ -48,4 +49,5 @@ def build_web_app(probe: ReadinessProbe) -> web.Application:
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_routes(routes)
     return app

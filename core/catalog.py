@@ -89,9 +89,12 @@ class Price:
             out.append(Money(self.stars, STARS))
         return out
 
-    def in_currencies(self, accepted: frozenset[str] | None) -> Money | None:
-        """The first price option a payment provider accepts (None: all accepted)."""
-        for option in self.options():
+    def in_currencies(self, accepted: frozenset[str] | None, prefer: str | None = None) -> Money | None:
+        """The price option a payment provider accepts (None: all accepted), ``prefer``'s currency first."""
+        options = self.options()
+        if prefer is not None:
+            options.sort(key=lambda m: m.currency != prefer)
+        for option in options:
             if accepted is None or option.currency in accepted:
                 return option
         return None

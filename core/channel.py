@@ -20,6 +20,7 @@ class Capabilities:
     invoices: bool = False  # can present an InvoiceReply natively
     payment_provider: str | None = None  # who collects money here ("sandbox", "telegram_stars", "wechat_pay")
     currencies: frozenset[str] | None = None  # what that provider accepts (None: any)
+    preferred_currency: str | None = None  # charge in this one when the item has it (Telegram: Stars)
     max_text: int = 4096  # longest single text message, in characters
     send_window: timedelta | None = None  # proactive messages only inside this window (WeChat: 48 h)
     quota_per_inbound: int | None = None  # proactive messages per inbound message (WeChat: 5)

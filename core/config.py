@@ -7,6 +7,7 @@ Every knob an operator may turn lives here with its default, so that
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
@@ -32,6 +33,46 @@ class Settings(BaseSettings):
     bot_name: str = "KnowledgeSea"
     support_contact: str = "support@example.com"
     log_level: str = "INFO"
+
+    # Telegram (issue 3). Without a token the Telegram channel is off.
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org/bot"  # the token is appended, as in PTB's base_url
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_provider_token: SecretStr | None = None  # optional fiat provider; Stars need none
+    telegram_fiat_currency: str = Field("CNY", pattern=r"^[A-Z]{3}$")  # what the fiat provider collects
+    telegram_protect_content: bool = True  # paid lessons can't be forwarded or saved
+    telegram_concurrency: int = Field(64, ge=1, le=1024)  # updates processed at once
+
+    # Paid communities and payment jobs
+    community_grace_hours: int = Field(24, ge=0, le=30 * 24)  # after expiry, before removal
+    community_dry_run: bool = False  # report who would be removed, remove nobody
+    reconcile_hours: int = Field(24, ge=1, le=24 * 7)  # how often, and how far back, to reconcile Stars
+
+    @field_validator("telegram_bot_token", "telegram_webhook_secret", "telegram_provider_token", mode="before")
+    @classmethod
+    def _blank_secret_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"[0-9]{3,15}:[A-Za-z0-9_-]{20,}", value.get_secret_value()):
+            raise ValueError("TELEGRAM_BOT_TOKEN must look like 123456789:AA... (ask @BotFather)")
+        return value
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", value.get_secret_value()):
+            raise ValueError("TELEGRAM_WEBHOOK_SECRET must be 16-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @field_validator("telegram_api_url", "public_base_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
 
     @field_validator("redis_url", "public_base_url", mode="before")
     @classmethod

@@ -60,6 +60,9 @@ class UserRepository(Protocol):
         ...
 
     async def reachable_refs(self, user_id: int) -> list[Ref]: ...
+    async def with_role(self, role: Role) -> list[User]:
+        """Everyone who has ``role`` or a higher one (``User.has_role``), oldest first: whom jobs report to."""
+        ...
 
 
 class CatalogRepository(Protocol):

@@ -74,6 +74,7 @@ async def start_checkout(
     currencies: frozenset[str] | None,
     now: datetime,
     ttl: timedelta,
+    prefer: str | None = None,
 ) -> Checkout:
     """Create (or reuse) a pending order for the course or plan ``slug``.
 
@@ -87,9 +88,9 @@ async def start_checkout(
             raise UserFacingError("buy.free", title=course.title)
         if await _owns(uow, user, course, now):
             raise UserFacingError("buy.already_owned", title=course.title)
-        price, kind, item_id = course.price.in_currencies(currencies), ItemKind.COURSE, course.id
+        price, kind, item_id = course.price.in_currencies(currencies, prefer), ItemKind.COURSE, course.id
     elif plan is not None and plan.published:
-        price, kind, item_id = plan.price.in_currencies(currencies), ItemKind.PLAN, plan.id
+        price, kind, item_id = plan.price.in_currencies(currencies, prefer), ItemKind.PLAN, plan.id
         course = None
     else:
         raise NotFound("catalog.not_found", slug=slug[:48])

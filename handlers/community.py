@@ -49,7 +49,7 @@ def _offer(ctx: Ctx, plans: list[Plan]) -> tuple[tuple[Button, ...], ...]:
 
 
 def _price(ctx: Ctx, plan: Plan) -> str:
-    charge = plan.price.in_currencies(ctx.caps.currencies)
+    charge = plan.price.in_currencies(ctx.caps.currencies, ctx.caps.preferred_currency)
     return ctx.t.money(charge) if charge else " / ".join(ctx.t.money(m) for m in plan.price.options())
 
 

@@ -51,6 +51,7 @@ async def _buy(ctx: Ctx, slug: str) -> list[Reply]:
         slug,
         provider=ctx.caps.payment_provider,
         currencies=ctx.caps.currencies,
+        prefer=ctx.caps.preferred_currency,
         now=ctx.now,
         ttl=ctx.config.order_ttl,
     )

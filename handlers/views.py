@@ -35,7 +35,7 @@ def price_label(ctx: Ctx, course: Course) -> str:
 
 def charge_label(ctx: Ctx, course: Course) -> str:
     """What buying costs in *this* channel (Stars on Telegram, fiat in the sandbox…)."""
-    charge = course.price.in_currencies(ctx.caps.currencies)
+    charge = course.price.in_currencies(ctx.caps.currencies, ctx.caps.preferred_currency)
     return ctx.t.money(charge) if charge else price_label(ctx, course)
 
 

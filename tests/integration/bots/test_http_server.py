@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import socket
@@ -57,7 +58,7 @@ async def test_readyz_is_503_before_migrations(tmp_path: Path) -> None:
 
 
 async def test_readyz_is_503_when_redis_is_down(app: bot.App) -> None:
-    broken = bot.App(app.settings, app.db, make_kv_store("redis://127.0.0.1:1/0"), app.uow, app.dispatcher, app.clock)
+    broken = dataclasses.replace(app, kv=make_kv_store("redis://127.0.0.1:1/0"))
     client = TestClient(TestServer(build_web_app(bot.readiness_probe(broken))))
     await client.start_server()
     try:

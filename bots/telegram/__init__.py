@@ -1,0 +1,3 @@
+"""Telegram adapter (python-telegram-bot 22.x)."""
+
+__all__: list[str] = []

@@ -1,0 +1,345 @@
+"""Neutral replies → Bot API calls.
+
+* Text: lesson Markdown becomes Telegram HTML, UI text is escaped; long text
+  is split at paragraph/sentence boundaries (:mod:`bots.telegram.markup`),
+  and the buttons go on the last piece. If Telegram still refuses the markup
+  (a renderer bug), the text is re-sent without formatting rather than lost.
+* Buttons become inline keyboards; link buttons open URLs.
+* Media is uploaded once per bot and re-sent by its cached ``file_id``;
+  consecutive photos/videos (or audios, or documents) go as one album.
+* Paid content is sent with ``protect_content`` (configurable).
+* Invoices: ``sendInvoice`` (Stars: XTR, one price, no provider token), or a
+  ``createInvoiceLink`` with ``subscription_period`` for memberships that renew.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaAudio,
+    InputMediaDocument,
+    InputMediaPhoto,
+    InputMediaVideo,
+    LabeledPrice,
+    LinkPreviewOptions,
+)
+from telegram import Message as TgMessage
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+
+from bots.telegram import retry
+from bots.telegram.callbacks import CallbackCodec
+from bots.telegram.markup import (
+    CAPTION_LIMIT,
+    TEXT_LIMIT,
+    caption_and_rest,
+    markdown_to_html,
+    plain_to_html,
+    split_html,
+)
+from core.catalog import MediaKind
+from core.clock import Clock
+from core.money import STARS
+from core.replies import Button, InvoiceReply, MediaReply, Reply, TextReply
+
+__all__ = ["FileIdStore", "RenderConfig", "Renderer"]
+
+log = logging.getLogger(__name__)
+_TAG = re.compile(r"<[^>]*>")
+_GROUPS = {
+    MediaKind.PHOTO: "visual",
+    MediaKind.VIDEO: "visual",
+    MediaKind.AUDIO: "audio",
+    MediaKind.DOCUMENT: "document",
+}
+_INPUT_MEDIA = {
+    MediaKind.PHOTO: InputMediaPhoto,
+    MediaKind.VIDEO: InputMediaVideo,
+    MediaKind.AUDIO: InputMediaAudio,
+    MediaKind.DOCUMENT: InputMediaDocument,
+}
+
+
+class FileIdStore(Protocol):
+    async def get(self, sender: str, sha256: str, kind: str) -> str | None: ...
+    async def put(self, sender: str, sha256: str, kind: str, file_id: str, now: datetime) -> None: ...
+    async def forget(self, sender: str, sha256: str, kind: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RenderConfig:
+    protect_content: bool = True
+    provider_token: str = ""  # for fiat invoices only
+    disable_previews: bool = True
+
+
+def _plain(html_text: str) -> str:
+    return html.unescape(_TAG.sub("", html_text))
+
+
+def _file_id(msg: TgMessage, kind: MediaKind) -> str | None:
+    if kind is MediaKind.PHOTO:
+        return msg.photo[-1].file_id if msg.photo else None
+    obj = getattr(msg, kind.value, None)
+    if obj is None and kind is MediaKind.ANIMATION:
+        obj = msg.document
+    return getattr(obj, "file_id", None)
+
+
+def _title(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class Renderer:
+    """Sends replies to one chat. Raises ``telegram.error.Forbidden`` when the user blocked the bot."""
+
+    def __init__(self, bot: Bot, codec: CallbackCodec, files: FileIdStore, config: RenderConfig, clock: Clock) -> None:
+        self.bot = bot
+        self.codec = codec
+        self.files = files
+        self.config = config
+        self._clock = clock
+
+    @property
+    def _sender(self) -> str:
+        return f"telegram:{self.bot.id}"
+
+    async def keyboard(self, rows: Sequence[Sequence[Button]], user_id: int) -> InlineKeyboardMarkup | None:
+        out: list[list[InlineKeyboardButton]] = []
+        for row in rows:
+            line = []
+            for b in row:
+                if b.is_link:
+                    line.append(InlineKeyboardButton(b.label[:64], url=b.url))
+                else:
+                    line.append(
+                        InlineKeyboardButton(b.label[:64], callback_data=await self.codec.encode(b.action, user_id))
+                    )
+            if line:
+                out.append(line)
+        return InlineKeyboardMarkup(out) if out else None
+
+    async def send(self, chat_id: int, replies: Sequence[Reply], *, edit_message_id: int | None = None) -> None:
+        """Render ``replies`` in order; a single text reply may replace the message ``edit_message_id``."""
+        single = len(replies) == 1 and isinstance(replies[0], TextReply)
+        if edit_message_id is not None and single and await self._edit(chat_id, edit_message_id, replies[0]):  # type: ignore[arg-type]
+            return
+        i = 0
+        while i < len(replies):
+            reply = replies[i]
+            if isinstance(reply, MediaReply):
+                group = self._album(replies, i)
+                if len(group) >= 2:
+                    await self._send_album(chat_id, group)
+                    i += len(group)
+                    continue
+                await self._send_media(chat_id, reply)
+            elif isinstance(reply, TextReply):
+                await self._send_text(chat_id, reply)
+            elif isinstance(reply, InvoiceReply):
+                await self._send_invoice(chat_id, reply)
+            i += 1
+
+    # -- text ---------------------------------------------------------------------------------------------------
+
+    def _html(self, reply: TextReply) -> str:
+        return markdown_to_html(reply.text) if reply.markdown else plain_to_html(reply.text)
+
+    async def _send_text(self, chat_id: int, reply: TextReply) -> None:
+        chunks = split_html(self._html(reply), TEXT_LIMIT) or [plain_to_html(" ")]
+        markup = await self.keyboard(reply.buttons, chat_id)
+        protect = reply.protect and self.config.protect_content
+        for n, chunk in enumerate(chunks):
+            last = n == len(chunks) - 1
+            await self._text_call(chat_id, chunk, markup if last else None, protect)
+
+    async def _text_call(self, chat_id: int, chunk: str, markup: InlineKeyboardMarkup | None, protect: bool) -> None:
+        previews = LinkPreviewOptions(is_disabled=True) if self.config.disable_previews else None
+
+        async def send_html() -> object:
+            return await self.bot.send_message(
+                chat_id,
+                chunk,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+                protect_content=protect,
+                link_preview_options=previews,
+            )
+
+        try:
+            await retry.call(send_html, what="sendMessage")
+        except BadRequest as exc:
+            if "parse entities" not in exc.message:
+                raise
+            log.error("Telegram refused our HTML (%s); sending the text unformatted", exc.message)
+            plain = _plain(chunk)
+
+            async def send_plain() -> object:
+                return await self.bot.send_message(chat_id, plain, reply_markup=markup, protect_content=protect)
+
+            await retry.call(send_plain, what="sendMessage")
+
+    async def _edit(self, chat_id: int, message_id: int, reply: TextReply) -> bool:
+        chunks = split_html(self._html(reply), TEXT_LIMIT)
+        if len(chunks) != 1:
+            return False
+        markup = await self.keyboard(reply.buttons, chat_id)
+
+        async def edit() -> object:
+            return await self.bot.edit_message_text(
+                chunks[0],
+                chat_id=chat_id,
+                message_id=message_id,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+                link_preview_options=LinkPreviewOptions(is_disabled=True) if self.config.disable_previews else None,
+            )
+
+        try:
+            await retry.call(edit, what="editMessageText")
+        except BadRequest as exc:
+            if "not modified" in exc.message:
+                return True
+            log.info("could not edit message %s in place (%s); sending a new one", message_id, exc.message)
+            return False
+        return True
+
+    # -- media --------------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _album(replies: Sequence[Reply], start: int) -> list[MediaReply]:
+        first = replies[start]
+        assert isinstance(first, MediaReply)
+        group_kind = _GROUPS.get(first.kind)
+        if group_kind is None:
+            return [first]
+        out: list[MediaReply] = []
+        for r in replies[start : start + 10]:
+            if not isinstance(r, MediaReply) or _GROUPS.get(r.kind) != group_kind or not Path(r.path).is_file():
+                break
+            out.append(r)
+        return out
+
+    async def _caption(self, chat_id: int, caption: str) -> tuple[str | None, str]:
+        if not caption:
+            return None, ""
+        head, rest = caption_and_rest(plain_to_html(caption), CAPTION_LIMIT)
+        return head or None, rest
+
+    async def _send_media(self, chat_id: int, reply: MediaReply) -> None:
+        protect = reply.protect and self.config.protect_content
+        caption, rest = await self._caption(chat_id, reply.caption)
+        cached = await self.files.get(self._sender, reply.sha256, reply.kind.value)
+        path = Path(reply.path)
+        if cached is None and not path.is_file():
+            log.error("media file missing: %s", reply.path)
+            return
+        method = getattr(self.bot, f"send_{reply.kind.value}")
+
+        async def send(media: object) -> TgMessage:
+            return await retry.call(
+                lambda: method(chat_id, media, caption=caption, parse_mode=ParseMode.HTML, protect_content=protect),
+                what=f"send_{reply.kind.value}",
+            )
+
+        msg: TgMessage | None = None
+        if cached is not None:
+            try:
+                msg = await send(cached)
+            except BadRequest as exc:
+                log.warning("cached file id refused (%s); uploading again", exc.message)
+                await self.files.forget(self._sender, reply.sha256, reply.kind.value)
+        if msg is None:
+            msg = await send(path)
+            file_id = _file_id(msg, reply.kind)
+            if file_id:
+                await self.files.put(self._sender, reply.sha256, reply.kind.value, file_id, self._clock.now())
+        if rest:
+            await self._send_text(chat_id, TextReply(_plain(rest), protect=reply.protect))
+
+    async def _send_album(self, chat_id: int, group: list[MediaReply]) -> None:
+        protect = any(r.protect for r in group) and self.config.protect_content
+        items = []
+        uploads: list[int] = []
+        rests: list[str] = []
+        for n, r in enumerate(group):
+            caption, rest = await self._caption(chat_id, r.caption)
+            if rest:
+                rests.append(rest)
+            cached = await self.files.get(self._sender, r.sha256, r.kind.value)
+            media: object = cached if cached is not None else Path(r.path)
+            if cached is None:
+                uploads.append(n)
+            items.append(_INPUT_MEDIA[r.kind](media, caption=caption, parse_mode=ParseMode.HTML))  # type: ignore[arg-type]
+
+        async def send() -> Sequence[TgMessage]:
+            return await self.bot.send_media_group(chat_id, items, protect_content=protect)
+
+        try:
+            messages = await retry.call(send, what="sendMediaGroup")
+        except BadRequest as exc:
+            log.warning("album refused (%s); sending the items one by one", exc.message)
+            for r in group:
+                await self.files.forget(self._sender, r.sha256, r.kind.value)
+                await self._send_media(chat_id, r)
+            return
+        for n in uploads:
+            if n < len(messages):
+                file_id = _file_id(messages[n], group[n].kind)
+                if file_id:
+                    await self.files.put(self._sender, group[n].sha256, group[n].kind.value, file_id, self._clock.now())
+        for rest in rests:
+            await self._send_text(chat_id, TextReply(_plain(rest), protect=protect))
+
+    # -- invoices -----------------------------------------------------------------------------------------------
+
+    async def _send_invoice(self, chat_id: int, reply: InvoiceReply) -> None:
+        currency = reply.price.currency
+        title = _title(reply.title, 32)
+        description = _title(reply.description, 255) or title
+        prices = [LabeledPrice(_title(reply.title, 32), reply.price.amount)]
+        token = "" if currency == STARS else self.config.provider_token
+        if reply.subscription_days:
+            link = await retry.call(
+                lambda: self.bot.create_invoice_link(
+                    title,
+                    description,
+                    reply.order_code,
+                    currency,
+                    prices,
+                    provider_token=token or None,
+                    subscription_period=timedelta(days=reply.subscription_days or 30),
+                ),
+                what="createInvoiceLink",
+            )
+            rows = ((Button(reply.pay_label, url=link),), *reply.buttons)
+            await self._send_text(chat_id, TextReply(reply.prompt or reply.title, rows))
+            return
+        pay = [[InlineKeyboardButton(reply.pay_label[:64] or title, pay=True)]]
+        extra = await self.keyboard(reply.buttons, chat_id)
+        markup = InlineKeyboardMarkup(pay + [list(r) for r in (extra.inline_keyboard if extra else ())])
+        await retry.call(
+            lambda: self.bot.send_invoice(
+                chat_id,
+                title,
+                description,
+                reply.order_code,
+                currency,
+                prices,
+                provider_token=token or None,
+                reply_markup=markup,
+            ),
+            what="sendInvoice",
+        )
