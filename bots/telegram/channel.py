@@ -23,6 +23,7 @@ import asyncio
 import hmac
 import json
 import logging
+from collections import deque
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
@@ -167,6 +168,7 @@ class TelegramChannel:
             subscriptions=frozenset({30}),  # Telegram renews Stars subscriptions every 30 days only
         )
         self._running = False
+        self.processed: deque[int] = deque(maxlen=4096)  # update_ids handled lately (observability, tests)
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
 
@@ -252,6 +254,12 @@ class TelegramChannel:
 
     async def process(self, update: Update) -> None:
         """Handle one update end to end. Never raises: failures are logged and apologized for."""
+        try:
+            await self._process(update)
+        finally:
+            self.processed.append(update.update_id)
+
+    async def _process(self, update: Update) -> None:
         if not await self.kv.set_if_absent(f"tg:update:{self.bot.id}:{update.update_id}", DEDUP_TTL):
             log.debug("update %s seen before: skipped", update.update_id)
             return
