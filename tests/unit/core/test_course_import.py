@@ -196,6 +196,14 @@ def test_catalog_with_plans(tmp_path: Path) -> None:
     assert plan.price.fiat is None and plan.price.stars == 100
 
 
+@pytest.mark.parametrize("value", ['"-1001234567890"', "-1001234567890", '" -1001234567890 "'])
+def test_plan_with_a_telegram_community(tmp_path: Path, value: str) -> None:
+    make_course(tmp_path / "demo")
+    write(tmp_path / "plans.toml", PLAN_OK.replace("[plan.price]", f"telegram_chat = {value}\n[plan.price]"))
+    (plan,) = load_catalog(tmp_path).plans
+    assert plan.community_chat == "-1001234567890"
+
+
 def test_crlf_and_bom_are_accepted(tmp_path: Path) -> None:
     make_course(
         tmp_path, lessons={"01-a.md": b"\xef\xbb\xbf" + lesson('title = "A"', "Body").replace("\n", "\r\n").encode()}
@@ -429,6 +437,12 @@ PLAN_OK = '[[plan]]\nslug = "p"\ntitle = "P"\nperiod_days = 30\nincludes = ["*"]
         (PLAN_OK + PLAN_OK, "plan[p].slug", ("duplicate plan slug 'p'",)),
         (PLAN_OK.replace("[plan.price]", "periode = 1\n[plan.price]"), "plan[p].periode", ("unknown key",)),
         ("[[plans]]\nslug = 'p'\n", "plans", ("unknown key", "'plan'")),
+        (
+            PLAN_OK.replace("[plan.price]", 'telegram_chat = "@mygroup"\n[plan.price]'),
+            "plan[p].telegram_chat",
+            ("numeric",),
+        ),
+        (PLAN_OK.replace("[plan.price]", "telegram_chat = true\n[plan.price]"), "plan[p].telegram_chat", ("numeric",)),
         ("[[plan]]\nslug = 'p'\ntitle = \n", "syntax", ("invalid TOML", "line 3")),
     ],
 )
