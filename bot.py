@@ -209,7 +209,20 @@ async def serve(app: App, role: str) -> None:
         await web.TCPSite(runner, app.settings.http_host, app.settings.http_port).start()
         log.info("HTTP on http://%s:%d", app.settings.http_host, app.settings.http_port)
     if role in ("all", "scheduler"):
-        scheduler = build_scheduler(app.uow, app.clock, app.kv)  # TODO(lead): jobs wiring below
+        ledger = None
+        if tg is not None:
+            from bots.telegram.ledger import StarLedger
+
+            ledger = StarLedger(tg.bot)
+        scheduler = build_scheduler(
+            app.uow,
+            app.clock,
+            app.kv,
+            notifier=app.notifier,
+            community=app.services.community,
+            ledger=ledger,
+            settings=app.settings,
+        )
         scheduler.start()
         log.info("scheduler started")
     if role in ("all", "worker") and tg is None:

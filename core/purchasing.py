@@ -65,6 +65,11 @@ async def _owns(uow: UnitOfWork, user: User, course: Course, now: datetime) -> b
     return await access_to(uow, user, course, now) is not None
 
 
+async def _subscribed(uow: UnitOfWork, user: User, plan_id: int, now: datetime) -> bool:
+    """A running subscription renews by itself: selling the plan again would bill the member twice."""
+    return any(s.plan_id == plan_id and s.active(now) for s in await uow.subscriptions.for_user(user.id))
+
+
 async def start_checkout(
     uow: UnitOfWork,
     user: User,
@@ -90,6 +95,8 @@ async def start_checkout(
             raise UserFacingError("buy.already_owned", title=course.title)
         price, kind, item_id = course.price.in_currencies(currencies, prefer), ItemKind.COURSE, course.id
     elif plan is not None and plan.published:
+        if await _subscribed(uow, user, plan.id, now):
+            raise UserFacingError("buy.already_subscribed", title=plan.title)
         price, kind, item_id = plan.price.in_currencies(currencies, prefer), ItemKind.PLAN, plan.id
         course = None
     else:
@@ -129,6 +136,8 @@ async def check_pre_checkout(uow: UnitOfWork, user: User, payload: str, total: M
             return "checkout.unknown_order"
         if await _owns(uow, user, course, now):
             return "checkout.already_owned"
+    elif await _subscribed(uow, user, order.item_id, now):
+        return "checkout.already_subscribed"
     return None
 
 
@@ -229,6 +238,10 @@ async def confirm_payment(
     if recurring and not first_recurring:
         return await _renew(uow, order, record, refuse, now, period_end)
     outcome, kind = PaymentOutcome.APPLIED, PaymentEventKind.CONFIRMED
+    if recurring and order.item_kind is ItemKind.PLAN:
+        buyer = await uow.users.get(order.user_id)
+        if buyer is not None and await _subscribed(uow, buyer, order.item_id, now):
+            return await refuse(PaymentOutcome.EXTRA, PaymentEventKind.EXTRA, "already subscribed to this plan")
     if order.status in (OrderStatus.EXPIRED, OrderStatus.CANCELLED):
         if order.item_kind is ItemKind.COURSE:
             course = await uow.catalog.get_course_by_id(order.item_id)

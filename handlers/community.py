@@ -15,6 +15,7 @@ from core.community import MemberStatus, community_plans, entitled_until
 from core.errors import GatewayError
 from core.events import JoinRequest, MemberJoined, MemberLeft
 from core.replies import Button, Reply, TextReply
+from core.users import Role
 from handlers.actions import A
 from handlers.context import Ctx
 from handlers.router import Router
@@ -58,10 +59,18 @@ async def on_join_request(ctx: Ctx, event: JoinRequest) -> list[Reply]:
     gateway = ctx.services.community
     if gateway is None:
         return []
-    if await entitled_until(ctx.uow, ctx.user.id, event.chat_id, ctx.now) is not None:
-        await gateway.approve(event.chat_id, ctx.sender.ref)
+    staff = ctx.user.has_role(Role.CREATOR)
+    entitled = staff or await entitled_until(ctx.uow, ctx.user.id, event.chat_id, ctx.now) is not None
+    try:
+        if entitled:
+            await gateway.approve(event.chat_id, ctx.sender.ref)
+        else:
+            await gateway.decline(event.chat_id, ctx.sender.ref)
+    except GatewayError as exc:  # e.g. the request was already handled by a chat admin
+        log.warning("join request of user %s to chat %s: %s", ctx.user.id, event.chat_id, exc.reason)
+        return []
+    if entitled:
         return [TextReply(ctx.t("community.approved"))]
-    await gateway.decline(event.chat_id, ctx.sender.ref)
     plans = await community_plans(ctx.uow, event.chat_id)
     return [TextReply(ctx.t("community.members_only"), _offer(ctx, plans))]
 
@@ -69,7 +78,8 @@ async def on_join_request(ctx: Ctx, event: JoinRequest) -> list[Reply]:
 @router.on(MemberJoined)
 async def on_member_joined(ctx: Ctx, event: MemberJoined) -> list[Reply]:
     gateway = ctx.services.community
-    if await entitled_until(ctx.uow, ctx.user.id, event.chat_id, ctx.now) is not None:
+    staff = ctx.user.has_role(Role.CREATOR)  # admins and creators run the community without a plan
+    if staff or await entitled_until(ctx.uow, ctx.user.id, event.chat_id, ctx.now) is not None:
         await ctx.uow.community.record(ctx.user.id, event.chat_id, MemberStatus.MEMBER, ctx.now)
         return []
     if gateway is None:

@@ -98,3 +98,7 @@ class SqlUsers:
             .all()
         )
         return [Ref(r.channel, r.external_id) for r in rows]
+
+    async def with_role(self, role: Role) -> list[User]:
+        stmt = select(UserRow).where(UserRow.role >= int(role)).order_by(UserRow.id)  # type: ignore[arg-type]
+        return [convert.user(r) for r in (await self.s.execute(stmt)).scalars().all()]

@@ -31,7 +31,7 @@ from typing import Any
 
 from aiohttp import web
 from telegram import BotCommand, Update
-from telegram.error import Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, ContextTypes, SimpleUpdateProcessor, TypeHandler
 
 from bots.telegram import retry
@@ -273,6 +273,14 @@ class TelegramChannel:
         except Forbidden:
             if inbound is not None:
                 await self.mark_unreachable(inbound.chat_id)
+        except BadRequest as exc:
+            if "chat not found" in exc.message:
+                # e.g. someone removed from a paid group who never started the bot: nobody to tell
+                log.info("update %s: chat not found, reply dropped", update.update_id)
+                return
+            log.exception("update %s (%s) failed", update.update_id, _kind(update))
+            if inbound is not None and inbound.pre_checkout_id is None:
+                await self._apologize(update, inbound.chat_id)
         except Exception:
             log.exception("update %s (%s) failed", update.update_id, _kind(update))
             if inbound is not None and inbound.pre_checkout_id is None:

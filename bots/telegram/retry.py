@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import warnings
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TypeVar
@@ -37,7 +38,9 @@ async def call(fn: Callable[[], Awaitable[T]], *, what: str, attempts: int = 4, 
         except (BadRequest, Forbidden):
             raise
         except RetryAfter as exc:
-            wait = _seconds(exc.retry_after)
+            with warnings.catch_warnings():  # PTB 22 warns that retry_after will become a timedelta
+                warnings.simplefilter("ignore")
+                wait = _seconds(exc.retry_after)
             if attempt == attempts or wait > MAX_RETRY_AFTER:
                 raise
             log.warning("%s: flood control, retrying in %.1f s", what, wait)

@@ -45,4 +45,4 @@ async def test_pending_orders_expire_after_their_deadline(demo: bot.App, clock: 
 
 async def test_scheduler_registers_the_job(demo: bot.App) -> None:
     scheduler = build_scheduler(demo.uow, demo.clock, demo.kv, interval_s=60)
-    assert [job.id for job in scheduler.get_jobs()] == ["expire-orders"]
+    assert "expire-orders" in [job.id for job in scheduler.get_jobs()]  # with the other jobs (test_scheduler_jobs)
