@@ -199,15 +199,15 @@ async def serve(app: App, role: str) -> None:
     scheduler = None
     tg = app.telegram
     webhook = tg is not None and tg.config.webhook_url is not None
-    if tg is not None and (role == "all" or role == ("web" if webhook else "worker")):
-        # A webhook arrives at the web role; long polling runs in the worker role.
-        await tg.start()
     routes = tg.routes() if tg is not None and webhook and role in ("all", "web") else []
     if role in ("all", "web"):
         runner = web.AppRunner(build_web_app(readiness_probe(app), routes))
         await runner.setup()
         await web.TCPSite(runner, app.settings.http_host, app.settings.http_port).start()
         log.info("HTTP on http://%s:%d", app.settings.http_host, app.settings.http_port)
+    if tg is not None and (role == "all" or role == ("web" if webhook else "worker")):
+        # A webhook arrives at the web role (listening by now); long polling runs in the worker role.
+        await tg.start()
     if role in ("all", "scheduler"):
         ledger = None
         if tg is not None:

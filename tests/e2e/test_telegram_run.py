@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
 import sys
 from pathlib import Path
@@ -20,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.parametrize("webhook", [False, True], ids=["polling", "webhook"])
 async def test_run_serves_telegram_and_stops_on_sigterm(app: bot.App, tmp_path: Path, webhook: bool) -> None:
-    fake = FakeBotAPI(token=TOKEN)
+    # A fresh bot id: the bot's update dedup keys live in the shared Redis, and the fake numbers updates from 100001.
+    fake = FakeBotAPI(token=TOKEN, bot_id=random.randint(10**6, 10**9))
     await fake.start()
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "PUBLIC_BASE_URL")}
