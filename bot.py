@@ -18,6 +18,7 @@ import signal
 import sys
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,6 +43,7 @@ from storage.uow import SqlUnitOfWorkFactory
 
 if TYPE_CHECKING:
     from bots.telegram.channel import TelegramChannel, TelegramConfig
+    from bots.telegram.checkout_desk import DeskParts
 
 log = logging.getLogger("knowledgesea")
 ROOT = Path(__file__).resolve().parent
@@ -96,7 +98,13 @@ def build_app(settings: Settings, *, clock: Clock | None = None, kv: KeyValueSto
 
         try:
             channel = TelegramChannel(
-                tg, dispatcher=dispatcher, kv=kv, files=SqlFileIds(db.sessions), uow_factory=uow, clock=clock
+                tg,
+                dispatcher=dispatcher,
+                kv=kv,
+                files=SqlFileIds(db.sessions),
+                uow_factory=uow,
+                clock=clock,
+                desk=partial(_checkout_desk, settings, clock, config),
             )
         except ValueError as exc:
             raise CliError(str(exc)) from None
@@ -105,6 +113,16 @@ def build_app(settings: Settings, *, clock: Clock | None = None, kv: KeyValueSto
         notifier.register("telegram", channel.push)
         app.telegram = channel
     return app
+
+
+async def _checkout_desk(settings: Settings, clock: Clock, config: AppConfig) -> DeskParts:
+    """The pre-checkout desk's own dispatcher and database engine, built on the desk's event loop."""
+    from bots.telegram.checkout_desk import DeskParts
+
+    db = Database(settings.database_url)
+    uow = SqlUnitOfWorkFactory(db.sessions)
+    dispatcher = Dispatcher(build_router(), uow_factory=uow, kv=make_kv_store(None), clock=clock, config=config)
+    return DeskParts(dispatcher, db.dispose)
 
 
 def _telegram_config(settings: Settings) -> TelegramConfig | None:

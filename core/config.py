@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     telegram_provider_token: SecretStr | None = None  # optional fiat provider; Stars need none
     telegram_fiat_currency: str = Field("CNY", pattern=r"^[A-Z]{3}$")  # what the fiat provider collects
     telegram_protect_content: bool = True  # paid lessons can't be forwarded or saved
-    telegram_concurrency: int = Field(64, ge=1, le=1024)  # updates processed at once
+    telegram_concurrency: int = Field(16, ge=1, le=1024)  # updates processed at once (keep <= the DB pool)
 
     # Paid communities and payment jobs
     community_grace_hours: int = Field(24, ge=0, le=30 * 24)  # after expiry, before removal

@@ -9,7 +9,9 @@ event type (never the message text), and the user gets a short apology.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 import re
 
 from core.accounts import ensure_user
@@ -29,6 +31,7 @@ __all__ = ["MAX_TEXT", "Dispatcher"]
 log = logging.getLogger(__name__)
 
 MAX_TEXT = 2000  # longest inbound message we act on
+CONFLICT_ATTEMPTS = 5
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@[A-Za-z0-9_]{1,64})?(?:\s+(.*))?$", re.S)
 _ACTION = re.compile(r"^([a-z]{1,8})(?::([A-Za-z0-9_.\-]{0,60}))?$")
 
@@ -54,15 +57,19 @@ class Dispatcher:
         self.notifier = notifier
 
     async def dispatch(self, event: Event, caps: Capabilities) -> list[Reply]:
-        try:
-            return await self._dispatch_once(event, caps)
-        except Conflict:
-            # A concurrent twin won a uniqueness race; its work is committed now, so retry once.
+        # A Conflict means a concurrent twin won a race (a uniqueness key, SQLite's single writer);
+        # nothing was committed, so the whole event runs again in a fresh transaction.
+        delay = 0.005
+        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
             try:
                 return await self._dispatch_once(event, caps)
             except Conflict:
-                log.exception("conflict twice: ref=%s event=%s", event.sender.ref, type(event).__name__)
-                return _failure(event, translator("en")("error.internal"))
+                if attempt == CONFLICT_ATTEMPTS:
+                    log.exception("conflict %d times: ref=%s event=%s", attempt, event.sender.ref, type(event).__name__)
+                    break
+                await asyncio.sleep(delay * (1 + random.random()))
+                delay *= 2
+        return _failure(event, translator("en")("error.internal"))
 
     async def _dispatch_once(self, event: Event, caps: Capabilities) -> list[Reply]:
         now = self.clock.now()

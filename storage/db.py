@@ -16,8 +16,10 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from core.errors import Conflict
 
 __all__ = ["Database", "alembic_config"]
 
@@ -41,6 +43,14 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _busy_is_conflict(context: ExceptionContext) -> None:
+    """SQLite refuses a second writer with "database is locked" (at once, when a read transaction
+    would have to upgrade past a newer commit). That is a lost race, not a fault: report it as
+    :class:`core.errors.Conflict`, which the dispatcher answers by running the event again."""
+    if "database is locked" in str(context.original_exception):
+        raise Conflict("SQLite is busy with another writer") from context.original_exception
+
+
 class Database:
     """Owns the engine; hands out sessions; applies and checks migrations."""
 
@@ -58,6 +68,7 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "handle_error", _busy_is_conflict)
         self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
 
     async def upgrade(self) -> None:

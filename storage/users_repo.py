@@ -12,6 +12,7 @@ from core.errors import Conflict
 from core.users import Ref, Role, User
 from storage import convert
 from storage.tables import IdentityRow, UserRow
+from storage.user_cache import UserCache
 
 __all__ = ["SqlUsers"]
 
@@ -24,17 +25,29 @@ _USER_BY_REF = (
 
 
 class SqlUsers:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, cache: UserCache | None = None) -> None:
         self.s = session
+        self.cache = cache
+        self.changed = False  # a user row was updated: the unit of work invalidates the cache on commit
+        self.created: list[tuple[Ref, User]] = []  # cached once the creating transaction commits
 
     async def get(self, user_id: int) -> User | None:
         row = await self.s.get(UserRow, user_id)
         return convert.user(row) if row else None
 
     async def get_by_ref(self, ref: Ref) -> User | None:
-        """Runs for every inbound event, so the statement is built once and rows skip the ORM."""
+        """Runs for every inbound event: served from the process's user cache when it can be; otherwise the
+        statement is built once and rows skip the ORM."""
+        if self.cache is not None:
+            cached = self.cache.get(ref)
+            if cached is not None:
+                return cached
+            generation = self.cache.generation
         row = (await self.s.execute(_USER_BY_REF, {"channel": ref.channel, "external_id": ref.external_id})).first()
-        return convert.user(row) if row else None  # type: ignore[arg-type]
+        user = convert.user(row) if row else None  # type: ignore[arg-type]
+        if user is not None and self.cache is not None:
+            self.cache.put(ref, user, generation)
+        return user
 
     async def get_by_ref_code(self, code: str) -> User | None:
         row = (await self.s.execute(select(UserRow).where(UserRow.ref_code == code))).scalar_one_or_none()
@@ -59,13 +72,16 @@ class SqlUsers:
             await self.s.flush()
         except IntegrityError as exc:
             raise Conflict(f"user {ref} was created concurrently") from exc
-        return convert.user(row)
+        user = convert.user(row)
+        self.created.append((ref, user))
+        return user
 
     async def refs(self, user_id: int) -> list[Ref]:
         rows = (await self.s.execute(select(IdentityRow).where(IdentityRow.user_id == user_id))).scalars().all()
         return [Ref(r.channel, r.external_id) for r in rows]
 
     async def _set(self, user_id: int, **values: object) -> None:
+        self.changed = True
         await self.s.execute(update(UserRow).where(UserRow.id == user_id).values(**values))  # type: ignore[arg-type]
 
     async def set_lang(self, user_id: int, lang: str) -> None:

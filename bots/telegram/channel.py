@@ -24,7 +24,8 @@ import hmac
 import json
 import logging
 from collections import deque
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
@@ -36,6 +37,7 @@ from telegram.ext import Application, ContextTypes, SimpleUpdateProcessor, TypeH
 
 from bots.telegram import retry
 from bots.telegram.callbacks import CallbackCodec
+from bots.telegram.checkout_desk import CheckoutDesk, DeskParts
 from bots.telegram.gateways import TelegramCommunity, TelegramPayments
 from bots.telegram.render import FileIdStore, RenderConfig, Renderer
 from bots.telegram.transport import AiohttpRequest
@@ -43,7 +45,7 @@ from bots.telegram.updates import ALLOWED_UPDATES, PROVIDER, Inbound, to_event
 from core.channel import Capabilities
 from core.clock import Clock
 from core.config import Settings
-from core.events import ButtonPress, Message
+from core.events import ButtonPress, Message, PreCheckout
 from core.i18n import translator
 from core.money import STARS
 from core.ports import KeyValueStore, UnitOfWorkFactory
@@ -100,13 +102,45 @@ class TelegramConfig:
         return base[: -len("/bot")] + "/file/bot" if base.endswith("/bot") else base.rstrip("/") + "/file/bot"
 
 
+class PriorityGate:
+    """While a payment is being decided, no other update *starts* (those in flight finish).
+
+    Telegram cancels a payment whose pre-checkout query is not answered within 10 s. On a busy
+    event loop every ``await`` of the pre-checkout waits behind the steps of every other update
+    in flight, so keeping new ones out for those few milliseconds is what keeps the answer fast.
+    """
+
+    def __init__(self) -> None:
+        self._urgent = 0
+        self._calm = asyncio.Event()
+        self._calm.set()
+
+    async def wait(self) -> None:
+        await self._calm.wait()
+
+    def __enter__(self) -> None:
+        self._urgent += 1
+        self._calm.clear()
+
+    def __exit__(self, *exc: object) -> None:
+        self._urgent -= 1
+        if self._urgent == 0:
+            self._calm.set()
+
+
 class _Processor(SimpleUpdateProcessor):
-    """PTB's concurrent processor, except that pre-checkout queries never wait for a free slot."""
+    """PTB's concurrent processor, except that pre-checkout queries never wait for a free slot,
+    and other updates wait while one is being answered (:class:`PriorityGate`)."""
+
+    def __init__(self, max_concurrent_updates: int, gate: PriorityGate) -> None:
+        super().__init__(max_concurrent_updates)
+        self.gate = gate
 
     async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         if isinstance(update, Update) and update.pre_checkout_query is not None:
             await coroutine
             return
+        await self.gate.wait()
         await super().process_update(update, coroutine)
 
 
@@ -120,6 +154,7 @@ class TelegramChannel:
         files: FileIdStore,
         uow_factory: UnitOfWorkFactory,
         clock: Clock,
+        desk: Callable[[], Awaitable[DeskParts]] | None = None,
     ) -> None:
         if config.webhook_url and not config.webhook_secret:
             raise ValueError("a Telegram webhook needs TELEGRAM_WEBHOOK_SECRET (16-256 characters of A-Za-z0-9_-)")
@@ -129,13 +164,15 @@ class TelegramChannel:
         self.uow_factory = uow_factory
         self.clock = clock
         self.request = AiohttpRequest(connection_pool_size=max(8, config.concurrency))
+        self.gate = PriorityGate()
+        self._urgent_tasks: set[asyncio.Task[None]] = set()
         builder = (
             Application.builder()
             .token(config.token)
             .base_url(config.api_url)
             .base_file_url(config.file_url)
             .request(self.request)
-            .concurrent_updates(_Processor(config.concurrency))
+            .concurrent_updates(_Processor(config.concurrency, self.gate))
         )
         if config.webhook_url:
             builder = builder.updater(None)
@@ -167,12 +204,17 @@ class TelegramChannel:
             max_text=4096,
             subscriptions=frozenset({30}),  # Telegram renews Stars subscriptions every 30 days only
         )
+        self.desk = (
+            CheckoutDesk(desk, token=config.token, api_url=config.api_url, file_url=config.file_url) if desk else None
+        )
         self._running = False
         self.processed: deque[int] = deque(maxlen=4096)  # update_ids handled lately (observability, tests)
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        if self.desk is not None:
+            await self.desk.start()
         await self.app.initialize()  # getMe
         self.caps = replace(self.caps, share_url=f"https://t.me/{self.bot.username}?start=")
         await self.register_commands()
@@ -207,6 +249,8 @@ class TelegramChannel:
             await self.app.updater.stop()
         await self.app.stop()
         await self.app.shutdown()
+        if self.desk is not None:
+            await self.desk.stop()
 
     async def register_commands(self) -> None:
         """The command menu and the bot's descriptions, in English (the default) and Chinese."""
@@ -240,8 +284,40 @@ class TelegramChannel:
             update = None
         if update is None or not isinstance(data.get("update_id"), int):
             return web.Response(status=400, text="not a Telegram update")
-        await self.app.update_queue.put(update)
+        if update.pre_checkout_query is not None and self.desk is not None:
+            self._to_desk(update)
+        elif update.pre_checkout_query is not None:
+            # Straight to work: not behind the updates already queued (Telegram waits at most 10 s).
+            task = asyncio.create_task(self.process(update))
+            self._urgent_tasks.add(task)
+            task.add_done_callback(self._urgent_tasks.discard)
+        else:
+            await self.app.update_queue.put(update)
         return web.Response(text="ok")
+
+    def _to_desk(self, update: Update) -> None:
+        """A pre-checkout query straight to the desk's thread, from inside the webhook request.
+
+        No dedup here: deciding is read-only, and Telegram refuses a second answer to the same query.
+        """
+        assert self.desk is not None
+        inbound = to_event(update)
+        if inbound is None or not isinstance(inbound.event, PreCheckout) or inbound.pre_checkout_id is None:
+            return
+        self.gate.__enter__()
+        loop = asyncio.get_running_loop()
+        done = self.desk.submit(inbound.pre_checkout_id, inbound.event, self.caps)
+
+        def finished(future: Future[None]) -> None:
+            if future.exception() is not None:
+                log.error("pre-checkout %s failed", inbound.pre_checkout_id, exc_info=future.exception())
+            loop.call_soon_threadsafe(self._desk_done, update.update_id)
+
+        done.add_done_callback(finished)
+
+    def _desk_done(self, update_id: int) -> None:
+        self.gate.__exit__()
+        self.processed.append(update_id)
 
     # -- processing ---------------------------------------------------------------------------------------------
 
@@ -313,6 +389,14 @@ class TelegramChannel:
         await self.renderer.send(inbound.chat_id, replies, edit_message_id=edit)
 
     async def _pre_checkout(self, inbound: Inbound) -> None:
+        with self.gate:
+            if self.desk is not None:
+                assert isinstance(inbound.event, PreCheckout) and inbound.pre_checkout_id is not None
+                await self.desk.answer(inbound.pre_checkout_id, inbound.event, self.caps)
+            else:
+                await self._answer_pre_checkout(inbound)
+
+    async def _answer_pre_checkout(self, inbound: Inbound) -> None:
         assert inbound.event is not None and inbound.pre_checkout_id is not None
         lang = language_from_code(inbound.event.sender.language_code)
         try:

@@ -710,6 +710,20 @@ def _check_limit(limit: int) -> None:
         raise ValueError("limit must be at least 2 (a character outside the BMP counts 2)")
 
 
+_ANY_TAG_RE = re.compile(r"<[^>]*>")
+
+
+def _short_enough(html: str, limit: int) -> list[str] | None:
+    """The common case, without parsing: markup only ever shrinks when Telegram parses it, so HTML
+    whose raw UTF-16 length is within ``limit`` is one message as it is (None: take the slow path)."""
+    text = html.strip()
+    if len(text) * 2 > limit and len(text.encode("utf-16-le")) // 2 > limit:
+        return None
+    if "<" in text and not _ANY_TAG_RE.sub("", text).strip():
+        return None  # only tags: let the full parser decide what is visible
+    return [text] if text else []
+
+
 def split_html(html: str, limit: int = TEXT_LIMIT) -> list[str]:
     """Split valid Telegram HTML into chunks each of visible_length <= limit, each itself valid HTML:
     prefer paragraph boundaries (blank line), then line breaks, then sentence ends (. ! ? 。！？；), then spaces,
@@ -722,6 +736,9 @@ def split_html(html: str, limit: int = TEXT_LIMIT) -> list[str]:
     alone. Empty or whitespace-only input gives ``[]``. Raises ValueError if ``limit`` < 2.
     """
     _check_limit(limit)
+    short = _short_enough(html, limit)
+    if short is not None:
+        return short
     doc = _parse_html(html)
     stack = _Stack(doc)
     chunks: list[str] = []

@@ -57,6 +57,7 @@ __all__ = ["FileIdStore", "RenderConfig", "Renderer"]
 
 log = logging.getLogger(__name__)
 _TAG = re.compile(r"<[^>]*>")
+_NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 _GROUPS = {
     MediaKind.PHOTO: "visual",
     MediaKind.VIDEO: "visual",
@@ -117,19 +118,23 @@ class Renderer:
         return f"telegram:{self.bot.id}"
 
     async def keyboard(self, rows: Sequence[Sequence[Button]], user_id: int) -> InlineKeyboardMarkup | None:
-        out: list[list[InlineKeyboardButton]] = []
+        """The keyboard as PTB objects (for calls made through PTB's typed methods)."""
+        plain = await self.keyboard_json(rows, user_id)
+        return InlineKeyboardMarkup.de_json(plain, self.bot) if plain else None
+
+    async def keyboard_json(self, rows: Sequence[Sequence[Button]], user_id: int) -> dict[str, object] | None:
+        """The inline keyboard exactly as the Bot API takes it (no PTB objects to build and serialize again)."""
+        out: list[list[dict[str, str]]] = []
         for row in rows:
             line = []
             for b in row:
                 if b.is_link:
-                    line.append(InlineKeyboardButton(b.label[:64], url=b.url))
+                    line.append({"text": b.label[:64], "url": b.url})
                 else:
-                    line.append(
-                        InlineKeyboardButton(b.label[:64], callback_data=await self.codec.encode(b.action, user_id))
-                    )
+                    line.append({"text": b.label[:64], "callback_data": await self.codec.encode(b.action, user_id)})
             if line:
                 out.append(line)
-        return InlineKeyboardMarkup(out) if out else None
+        return {"inline_keyboard": out} if out else None
 
     async def send(self, chat_id: int, replies: Sequence[Reply], *, edit_message_id: int | None = None) -> None:
         """Render ``replies`` in order; a single text reply may replace the message ``edit_message_id``."""
@@ -159,24 +164,33 @@ class Renderer:
 
     async def _send_text(self, chat_id: int, reply: TextReply) -> None:
         chunks = split_html(self._html(reply), TEXT_LIMIT) or [plain_to_html(" ")]
-        markup = await self.keyboard(reply.buttons, chat_id)
+        markup = await self.keyboard_json(reply.buttons, chat_id)
         protect = reply.protect and self.config.protect_content
         for n, chunk in enumerate(chunks):
             last = n == len(chunks) - 1
             await self._text_call(chat_id, chunk, markup if last else None, protect)
 
-    async def _text_call(self, chat_id: int, chunk: str, markup: InlineKeyboardMarkup | None, protect: bool) -> None:
-        previews = LinkPreviewOptions(is_disabled=True) if self.config.disable_previews else None
+    async def _raw(self, method: str, data: dict[str, object]) -> object:
+        """Call ``method`` without turning the answer into PTB objects we never read.
+
+        Building a ``Message`` from every reply costs PTB about 150 µs; a text reply needs none of it.
+        ``Bot._post`` is the one method every PTB API call goes through (defaults, None-dropping,
+        serialization and error mapping included).
+        """
+        return await self.bot._post(method, data)
+
+    async def _text_call(self, chat_id: int, chunk: str, markup: dict[str, object] | None, protect: bool) -> None:
+        data: dict[str, object] = {
+            "chat_id": chat_id,
+            "text": chunk,
+            "parse_mode": ParseMode.HTML,
+            "reply_markup": markup,
+            "protect_content": protect or None,
+            "link_preview_options": _NO_PREVIEW if self.config.disable_previews else None,
+        }
 
         async def send_html() -> object:
-            return await self.bot.send_message(
-                chat_id,
-                chunk,
-                parse_mode=ParseMode.HTML,
-                reply_markup=markup,
-                protect_content=protect,
-                link_preview_options=previews,
-            )
+            return await self._raw("sendMessage", dict(data))
 
         try:
             await retry.call(send_html, what="sendMessage")
@@ -187,7 +201,8 @@ class Renderer:
             plain = _plain(chunk)
 
             async def send_plain() -> object:
-                return await self.bot.send_message(chat_id, plain, reply_markup=markup, protect_content=protect)
+                data = {"chat_id": chat_id, "text": plain, "reply_markup": markup, "protect_content": protect or None}
+                return await self._raw("sendMessage", data)
 
             await retry.call(send_plain, what="sendMessage")
 
@@ -195,17 +210,19 @@ class Renderer:
         chunks = split_html(self._html(reply), TEXT_LIMIT)
         if len(chunks) != 1:
             return False
-        markup = await self.keyboard(reply.buttons, chat_id)
+        markup = await self.keyboard_json(reply.buttons, chat_id)
+
+        data: dict[str, object] = {
+            "chat_id": chat_id,
+            "message_id": message_id,
+            "text": chunks[0],
+            "parse_mode": ParseMode.HTML,
+            "reply_markup": markup,
+            "link_preview_options": _NO_PREVIEW if self.config.disable_previews else None,
+        }
 
         async def edit() -> object:
-            return await self.bot.edit_message_text(
-                chunks[0],
-                chat_id=chat_id,
-                message_id=message_id,
-                parse_mode=ParseMode.HTML,
-                reply_markup=markup,
-                link_preview_options=LinkPreviewOptions(is_disabled=True) if self.config.disable_previews else None,
-            )
+            return await self._raw("editMessageText", dict(data))
 
         try:
             await retry.call(edit, what="editMessageText")

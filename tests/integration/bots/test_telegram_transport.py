@@ -62,6 +62,7 @@ class Received:
     fields: dict[str, str] = field(default_factory=dict)
     files: dict[str, tuple[str | None, str, bytes]] = field(default_factory=dict)  # name -> (filename, type, bytes)
     raw: bytes = b""
+    json: dict[str, Any] | None = None  # the decoded body of a JSON request
 
 
 class FakeBotApi:
@@ -116,6 +117,11 @@ class FakeBotApi:
         )
         if self.capture_raw:
             seen.raw = await request.read()
+            return seen
+        if seen.content_type.startswith("application/json"):
+            body = json.loads(await request.read())
+            seen.json = body
+            seen.fields = {k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()}
             return seen
         form = await request.post()
         for name, value in form.items():
@@ -244,19 +250,31 @@ async def test_get_me_returns_the_bot_user(bot: telegram.Bot, server: FakeBotApi
     assert seen.headers["User-Agent"] == BaseRequest.USER_AGENT
 
 
-async def test_send_message_posts_the_form_fields_httpx_posts(bot: telegram.Bot, server: FakeBotApi) -> None:
+async def test_send_message_posts_json_with_the_parameters_httpx_posts(bot: telegram.Bot, server: FakeBotApi) -> None:
     message = await bot.send_message(42, "欢迎 & welcome = 1", parse_mode="HTML", reply_markup=MARKUP)
     assert message.text == "欢迎 & welcome = 1" and message.chat.id == 42
     seen = server.received[-1]
-    assert seen.content_type == "application/x-www-form-urlencoded"
-    assert seen.fields == {
-        "chat_id": "42",
+    assert seen.content_type == "application/json"
+    assert seen.json == {
+        "chat_id": 42,
         "text": "欢迎 & welcome = 1",
         "parse_mode": "HTML",
-        "reply_markup": MARKUP.to_json(),
+        "reply_markup": {"inline_keyboard": [[{"text": "购买 ¥99", "callback_data": "buy:public-speaking"}]]},
     }
-    assert json.loads(seen.fields["reply_markup"]) == {
-        "inline_keyboard": [[{"text": "购买 ¥99", "callback_data": "buy:public-speaking"}]]
+
+
+async def test_json_carries_exactly_what_httpxs_form_carries(server: FakeBotApi) -> None:
+    """The Bot API reads a JSON body like a form: same names, same values (nested objects as objects)."""
+    sent = []
+    for request in (HTTPXRequest(connection_pool_size=4), AiohttpRequest()):
+        async with make_bot(server, request) as tg:
+            await CALLS["sendMessage"](tg)
+            sent.append(server.received[-1])
+    form, body = sent
+    assert form.content_type == "application/x-www-form-urlencoded" and body.json is not None
+    assert {k: v if isinstance(v, str) else json.dumps(v, separators=(",", ":")) for k, v in body.json.items()} == {
+        k: json.dumps(json.loads(v), separators=(",", ":")) if k == "reply_markup" else v
+        for k, v in form.fields.items()
     }
 
 
@@ -304,7 +322,7 @@ CALLS: dict[str, Callable[[telegram.Bot], Awaitable[Any]]] = {
 }
 
 
-@pytest.mark.parametrize("call", sorted(CALLS))
+@pytest.mark.parametrize("call", sorted(set(CALLS) - {"sendMessage"}))  # sendMessage: JSON, see above
 async def test_the_server_receives_byte_for_byte_what_httpx_sends(server: FakeBotApi, call: str) -> None:
     """Same Content-Type and body (boundary aside) as PTB's HTTPXRequest: a real Bot API can't tell."""
     server.capture_raw = True
