@@ -304,9 +304,14 @@ class TelegramChannel:
         inbound = to_event(update)
         if inbound is None or not isinstance(inbound.event, PreCheckout) or inbound.pre_checkout_id is None:
             return
-        self.gate.__enter__()
         loop = asyncio.get_running_loop()
-        done = self.desk.submit(inbound.pre_checkout_id, inbound.event, self.caps)
+        self.gate.__enter__()
+        try:
+            done = self.desk.submit(inbound.pre_checkout_id, inbound.event, self.caps)
+        except Exception:  # the desk is gone: never leave the gate shut
+            self.gate.__exit__()
+            log.exception("pre-checkout %s could not reach the desk", inbound.pre_checkout_id)
+            return
 
         def finished(future: Future[None]) -> None:
             if future.exception() is not None:
