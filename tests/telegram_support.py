@@ -102,7 +102,13 @@ def text_of(messages: list[dict[str, Any]]) -> str:
 
 @asynccontextmanager
 async def telegram_app(
-    settings: Settings, clock: Any, kv: KeyValueStore, *, webhook: bool = False, **fake_options: Any
+    settings: Settings,
+    clock: Any,
+    kv: KeyValueStore,
+    *,
+    webhook: bool = False,
+    desk: bool = True,
+    **fake_options: Any,
 ) -> AsyncIterator[TgHarness]:
     fake = FakeBotAPI(token=TOKEN, clock=clock.now, **fake_options)
     await fake.start()
@@ -118,6 +124,8 @@ async def telegram_app(
     app = bot.build_app(tg_settings, clock=clock, kv=kv)
     assert app.telegram is not None
     app.telegram.config = _fast(app.telegram)
+    if not desk:
+        app.telegram.desk = None  # pre-checkout decided on the main loop
     try:
         if webhook:
             runner = web.AppRunner(build_web_app(bot.readiness_probe(app), app.telegram.routes()))

@@ -26,11 +26,13 @@ async def buy_course(ann: TgUser, slug: str = "python-basics") -> tuple[dict[str
     return await ann.pay(invoice)
 
 
-@pytest.mark.parametrize("webhook", [False, True], ids=["polling", "webhook"])
+@pytest.mark.parametrize(
+    ("webhook", "desk"), [(False, True), (True, True), (True, False)], ids=["polling", "webhook", "webhook-no-desk"]
+)
 async def test_catalog_card_buy_invoice_precheckout_payment_lesson(
-    demo: bot.App, clock: FrozenClock, kv: KeyValueStore, webhook: bool
+    demo: bot.App, clock: FrozenClock, kv: KeyValueStore, webhook: bool, desk: bool
 ) -> None:
-    async with telegram_app(demo.settings, clock, kv, webhook=webhook) as h:
+    async with telegram_app(demo.settings, clock, kv, webhook=webhook, desk=desk) as h:
         ann = h.user(1001)
         listing = (await ann.say("/catalog"))[-1]
         card = (await ann.press(listing, "Python for Beginners"))[-1]
