@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.money import Money
 from core.orders import ItemKind, Order, OrderStatus, PaymentEventKind
 from core.ports import PaymentRecord
 from storage import convert
+from storage.locks import one_row
 from storage.tables import OrderRow, PaymentEventRow, PaymentRow
 from storage.upsert import insert_for
 
@@ -51,17 +52,7 @@ class SqlOrders:
         return convert.order(row)
 
     async def _one(self, *where: object, for_update: bool) -> Order | None:
-        stmt = select(OrderRow).where(*where)  # type: ignore[arg-type]
-        if for_update:
-            if self.s.get_bind().dialect.name == "sqlite":
-                # SQLite ignores FOR UPDATE, and Python's sqlite3 runs SELECTs outside the
-                # transaction until the first write. A no-op UPDATE begins the transaction and
-                # takes the database write lock now, so the read below sees the latest commit
-                # and no other writer can change the order before we commit.
-                await self.s.execute(update(OrderRow).where(*where).values(id=OrderRow.id))  # type: ignore[arg-type]
-            else:
-                stmt = stmt.with_for_update()  # a row lock on PostgreSQL
-        row = (await self.s.execute(stmt)).scalar_one_or_none()
+        row = await one_row(self.s, OrderRow, *where, for_update=for_update)
         return convert.order(row) if row else None
 
     async def get_by_code(self, code: str, *, for_update: bool = False) -> Order | None:

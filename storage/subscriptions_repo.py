@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.subscriptions import Subscription, SubscriptionStatus
 from storage import convert
+from storage.locks import one_row
 from storage.tables import SubscriptionRow
 
 __all__ = ["SqlSubscriptions"]
@@ -62,14 +63,7 @@ class SqlSubscriptions:
         return _sub(row)
 
     async def _one(self, *where: object, for_update: bool) -> Subscription | None:
-        stmt = select(SubscriptionRow).where(*where)  # type: ignore[arg-type]
-        if for_update:
-            if self.s.get_bind().dialect.name == "sqlite":
-                # As in SqlOrders: a no-op UPDATE takes SQLite's write lock before the read.
-                await self.s.execute(update(SubscriptionRow).where(*where).values(id=SubscriptionRow.id))  # type: ignore[arg-type]
-            else:
-                stmt = stmt.with_for_update()
-        row = (await self.s.execute(stmt)).scalar_one_or_none()
+        row = await one_row(self.s, SubscriptionRow, *where, for_update=for_update)
         return _sub(row) if row else None
 
     async def get(self, sub_id: int, *, for_update: bool = False) -> Subscription | None:
