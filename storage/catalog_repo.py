@@ -56,11 +56,23 @@ class SqlCatalog:
         self.cache.put(courses, generation)
         return courses
 
+    def _cached_published(self) -> list[Course]:
+        """The cached published courses (empty when the cache is cold, off, or this unit of work changed them)."""
+        if self.cache is None or self.changed:
+            return []
+        return self.cache.get() or []
+
     async def get_course(self, slug: str) -> Course | None:
-        found = await self._courses(CourseRow.slug == slug)
+        hit = next((c for c in self._cached_published() if c.slug == slug), None)
+        if hit is not None:
+            return hit
+        found = await self._courses(CourseRow.slug == slug)  # unpublished, or the cache is cold
         return found[0] if found else None
 
     async def get_course_by_id(self, course_id: int) -> Course | None:
+        hit = next((c for c in self._cached_published() if c.id == course_id), None)
+        if hit is not None:
+            return hit
         found = await self._courses(CourseRow.id == course_id)
         return found[0] if found else None
 
