@@ -37,7 +37,7 @@ from telegram.ext import Application, ContextTypes, SimpleUpdateProcessor, TypeH
 
 from bots.telegram import retry
 from bots.telegram.callbacks import CallbackCodec
-from bots.telegram.checkout_desk import CheckoutDesk, DeskParts
+from bots.telegram.checkout_desk import CheckoutDesk, DeskParts, decide_and_answer
 from bots.telegram.gateways import TelegramCommunity, TelegramPayments
 from bots.telegram.render import FileIdStore, RenderConfig, Renderer
 from bots.telegram.transport import AiohttpRequest
@@ -49,7 +49,7 @@ from core.events import ButtonPress, Message, PreCheckout
 from core.i18n import translator
 from core.money import STARS
 from core.ports import KeyValueStore, UnitOfWorkFactory
-from core.replies import CheckoutAnswer, Reply, TextReply
+from core.replies import Reply, TextReply
 from core.users import Ref, language_from_code
 from handlers import Dispatcher
 
@@ -63,7 +63,6 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 COMMANDS = ("start", "catalog", "my", "next", "plans", "search", "settings", "help", "terms", "paysupport", "privacy")
 #: Button actions whose answer replaces the message in place (paging through the catalog).
 EDIT_IN_PLACE = frozenset({"cat"})
-PRE_CHECKOUT_DEADLINE = 8.0  # seconds; Telegram gives up at 10
 DEDUP_TTL = 24 * 3600.0  # Telegram stops re-sending an update long before this
 BLOCKED_TTL = 365 * 24 * 3600.0
 
@@ -354,15 +353,11 @@ class TelegramChannel:
         except Forbidden:
             if inbound is not None:
                 await self.mark_unreachable(inbound.chat_id)
-        except BadRequest as exc:
-            if "chat not found" in exc.message:
+        except Exception as exc:
+            if isinstance(exc, BadRequest) and "chat not found" in exc.message:
                 # e.g. someone removed from a paid group who never started the bot: nobody to tell
                 log.info("update %s: chat not found, reply dropped", update.update_id)
                 return
-            log.exception("update %s (%s) failed", update.update_id, _kind(update))
-            if inbound is not None and inbound.pre_checkout_id is None:
-                await self._apologize(update, inbound.chat_id)
-        except Exception:
             log.exception("update %s (%s) failed", update.update_id, _kind(update))
             if inbound is not None and inbound.pre_checkout_id is None:
                 await self._apologize(update, inbound.chat_id)
@@ -394,33 +389,13 @@ class TelegramChannel:
         await self.renderer.send(inbound.chat_id, replies, edit_message_id=edit)
 
     async def _pre_checkout(self, inbound: Inbound) -> None:
+        event, qid = inbound.event, inbound.pre_checkout_id
+        assert isinstance(event, PreCheckout) and qid is not None
         with self.gate:
             if self.desk is not None:
-                assert isinstance(inbound.event, PreCheckout) and inbound.pre_checkout_id is not None
-                await self.desk.answer(inbound.pre_checkout_id, inbound.event, self.caps)
+                await self.desk.answer(qid, event, self.caps)
             else:
-                await self._answer_pre_checkout(inbound)
-
-    async def _answer_pre_checkout(self, inbound: Inbound) -> None:
-        assert inbound.event is not None and inbound.pre_checkout_id is not None
-        lang = language_from_code(inbound.event.sender.language_code)
-        try:
-            replies = await asyncio.wait_for(
-                self.dispatcher.dispatch(inbound.event, self.caps), timeout=PRE_CHECKOUT_DEADLINE
-            )
-            answer = next((r for r in replies if isinstance(r, CheckoutAnswer)), None)
-        except TimeoutError:
-            log.error("pre-checkout %s not decided within %.0f s", inbound.pre_checkout_id, PRE_CHECKOUT_DEADLINE)
-            answer = None
-        if answer is None:
-            answer = CheckoutAnswer(False, translator(lang)("error.internal"))
-        qid = inbound.pre_checkout_id
-        error = (answer.error or translator(lang)("error.internal"))[:255] if not answer.ok else None
-        await retry.call(
-            lambda: self.bot.answer_pre_checkout_query(qid, answer.ok, error_message=error),
-            what="answerPreCheckoutQuery",
-            attempts=2,
-        )
+                await decide_and_answer(self.dispatcher, self.bot, qid, event, self.caps)
 
     async def _answer_callback(self, callback_id: str) -> None:
         try:

@@ -32,7 +32,7 @@ from core.replies import CheckoutAnswer
 from core.users import language_from_code
 from handlers import Dispatcher
 
-__all__ = ["CheckoutDesk", "DeskParts"]
+__all__ = ["DEADLINE", "CheckoutDesk", "DeskParts", "decide_and_answer"]
 
 log = logging.getLogger(__name__)
 DEADLINE = 8.0  # seconds to decide; Telegram gives up at 10
@@ -110,19 +110,28 @@ class CheckoutDesk:
 
     async def _answer(self, query_id: str, event: PreCheckout, caps: Capabilities) -> None:
         assert self._parts is not None and self._bot is not None
-        t = translator(language_from_code(event.sender.language_code))
-        answer: CheckoutAnswer | None = None
-        try:
-            replies = await asyncio.wait_for(self._parts.dispatcher.dispatch(event, caps), timeout=DEADLINE)
-            answer = next((r for r in replies if isinstance(r, CheckoutAnswer)), None)
-        except TimeoutError:
-            log.error("pre-checkout %s not decided within %.0f s", query_id, DEADLINE)
-        if answer is None:
-            answer = CheckoutAnswer(False, t("error.internal"))
-        error = None if answer.ok else (answer.error or t("error.internal"))[:255]
-        bot = self._bot
+        await decide_and_answer(self._parts.dispatcher, self._bot, query_id, event, caps)
 
-        async def send() -> Any:
-            return await bot.answer_pre_checkout_query(query_id, answer.ok, error_message=error)
 
-        await retry.call(send, what="answerPreCheckoutQuery", attempts=2)
+async def decide_and_answer(
+    dispatcher: Dispatcher, bot: Bot, query_id: str, event: PreCheckout, caps: Capabilities
+) -> None:
+    """Ask the handlers whether the payment may go ahead (within :data:`DEADLINE`) and tell Telegram.
+
+    No decision in time, or no answer from the handlers, is a "no" with an apology in the buyer's language.
+    """
+    t = translator(language_from_code(event.sender.language_code))
+    answer: CheckoutAnswer | None = None
+    try:
+        replies = await asyncio.wait_for(dispatcher.dispatch(event, caps), timeout=DEADLINE)
+        answer = next((r for r in replies if isinstance(r, CheckoutAnswer)), None)
+    except TimeoutError:
+        log.error("pre-checkout %s not decided within %.0f s", query_id, DEADLINE)
+    if answer is None:
+        answer = CheckoutAnswer(False, t("error.internal"))
+    error = None if answer.ok else (answer.error or t("error.internal"))[:255]
+
+    async def send() -> Any:
+        return await bot.answer_pre_checkout_query(query_id, answer.ok, error_message=error)
+
+    await retry.call(send, what="answerPreCheckoutQuery", attempts=2)
