@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from core.catalog import Plan
+    from core.entitlements import Entitlement
     from core.ports import UnitOfWork
 
 __all__ = [
@@ -52,16 +53,22 @@ class CommunityMember:
     reminded_days: int | None  # the last expiry reminder sent: 3, then 1 (None: none yet)
 
 
+async def _chat_entitlements(uow: UnitOfWork, user_id: int, chat_id: str) -> tuple[dict[int, Plan], list[Entitlement]]:
+    """The plans that open ``chat_id`` (published or not: members keep what they paid for) and the
+    user's entitlements to them."""
+    plans = {p.id: p for p in await uow.catalog.list_plans(published_only=False) if p.community_chat == chat_id}
+    if not plans:
+        return plans, []
+    return plans, [e for e in await uow.entitlements.for_user(user_id) if e.plan_id in plans]
+
+
 async def entitled_until(uow: UnitOfWork, user_id: int, chat_id: str, now: datetime) -> datetime | None:
     """Until when ``user_id`` may be in ``chat_id`` (None: not entitled now).
 
     Any active plan entitlement whose plan opens the chat counts; a renewal
     bought ahead of time (starting when the current period ends) extends it.
     """
-    plans = {p.id: p for p in await uow.catalog.list_plans(published_only=False) if p.community_chat == chat_id}
-    if not plans:
-        return None
-    ents = [e for e in await uow.entitlements.for_user(user_id) if e.plan_id in plans]
+    _, ents = await _chat_entitlements(uow, user_id, chat_id)
     until: datetime | None = None
     for ent in ents:
         if ent.active(now):
@@ -97,12 +104,10 @@ async def membership(uow: UnitOfWork, user_id: int, chat_id: str) -> Membership 
     Plans that are unpublished still count: members who paid keep what they paid for.
     None: the user never had such an entitlement (or it was refunded).
     """
-    plans = {p.id: p for p in await uow.catalog.list_plans(published_only=False) if p.community_chat == chat_id}
-    if not plans:
-        return None
+    plans, ents = await _chat_entitlements(uow, user_id, chat_id)
     best: Membership | None = None
-    for ent in await uow.entitlements.for_user(user_id):
-        if ent.plan_id not in plans or ent.revoked_at is not None:
+    for ent in ents:
+        if ent.plan_id is None or ent.revoked_at is not None:
             continue
         ends = ent.expires_at or datetime.max.replace(tzinfo=ent.starts_at.tzinfo)
         if best is None or ends > best.ends_at:
