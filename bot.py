@@ -44,6 +44,7 @@ from storage.uow import SqlUnitOfWorkFactory
 if TYPE_CHECKING:
     from bots.telegram.channel import TelegramChannel, TelegramConfig
     from bots.telegram.checkout_desk import DeskParts
+    from bots.wechat.channel import WeChatChannel
 
 log = logging.getLogger("knowledgesea")
 ROOT = Path(__file__).resolve().parent
@@ -66,10 +67,13 @@ class App:
     services: Services
     notifier: ChannelNotifier
     telegram: TelegramChannel | None = None
+    wechat: WeChatChannel | None = None
 
     async def close(self) -> None:
         if self.telegram is not None:
             await self.telegram.stop()
+        if self.wechat is not None:
+            await self.wechat.stop()
         await self.kv.close()
         await self.db.dispose()
 
@@ -112,7 +116,31 @@ def build_app(settings: Settings, *, clock: Clock | None = None, kv: KeyValueSto
         services.community = channel.community
         notifier.register("telegram", channel.push)
         app.telegram = channel
+    if settings.wechat_app_id is not None:
+        app.wechat = _wechat_channel(settings, app)
     return app
+
+
+def _wechat_channel(settings: Settings, app: App) -> WeChatChannel:
+    from bots.wechat.channel import WeChatChannel
+    from bots.wechat.config import PROVIDER, WeChatConfig
+
+    try:
+        config = WeChatConfig.from_settings(settings)
+        channel = WeChatChannel(
+            config,
+            dispatcher=app.dispatcher,
+            kv=app.kv,
+            uow_factory=app.uow,
+            clock=app.clock,
+            files=SqlFileIds(app.db.sessions),
+        )
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    if channel.payments is not None:
+        app.services.gateways[PROVIDER] = channel.payments
+    app.notifier.register("wechat", channel.push)
+    return channel
 
 
 async def _checkout_desk(settings: Settings, clock: Clock, config: AppConfig) -> DeskParts:
@@ -189,6 +217,51 @@ async def chat(app: App, *, user: str, lang: str) -> None:
     await channel.run(sys.stdin, interactive=interactive)
 
 
+async def wechat_command(app: App, args: argparse.Namespace) -> None:
+    """``wechat menu sync|show`` and ``wechat qrcode --course SLUG | --referral CODE``."""
+    import json
+
+    from bots.wechat.api import WeChatAPIError
+    from bots.wechat.menu import build_menu
+
+    if args.wechat_command == "menu" and args.action == "show":
+        print(json.dumps(build_menu(args.lang), ensure_ascii=False, indent=2))
+        return
+    wx = app.wechat
+    if wx is None:
+        raise CliError("WeChat is not configured: set WECHAT_APP_ID, WECHAT_APP_SECRET and WECHAT_TOKEN")
+    try:
+        if args.wechat_command == "menu":
+            await wx.api.create_menu(build_menu(args.lang))
+            print("the WeChat menu is synced (it shows within minutes; re-follow to see it at once)")
+            return
+        if args.course is not None:
+            slug = args.course.strip().lower()
+            async with app.uow() as uow:
+                course = await uow.catalog.get_course(slug)
+            if course is None:
+                raise CliError(f"no course {slug!r}: see the catalog (python bot.py chat, then /catalog)")
+            scene = f"c_{slug}"
+        else:
+            code = args.referral.strip()
+            async with app.uow() as uow:
+                owner = await uow.users.get_by_ref_code(code)
+            if owner is None:
+                raise CliError(f"no user has the referral code {code!r}")
+            scene = f"r_{code}"
+        if len(scene) > 64:
+            raise CliError("the QR scene would exceed WeChat's 64 characters: use a shorter slug")
+        if args.days is not None and not 1 <= args.days <= 30:
+            raise CliError("--days must be 1 to 30 (WeChat's limit for temporary codes)")
+        expire = args.days * 86400 if args.days else None
+        ticket = await wx.api.create_qrcode(scene, expire_seconds=expire)
+        print(wx.api.qrcode_url(ticket))
+    except WeChatAPIError as exc:
+        raise CliError(f"WeChat refused: {exc}") from None
+    finally:
+        await wx.api.close()
+
+
 def readiness_probe(app: App) -> ReadinessProbe:
     """/readyz: the database answers and is at the code's migration head; Redis (if configured) answers."""
 
@@ -218,6 +291,10 @@ async def serve(app: App, role: str) -> None:
     tg = app.telegram
     webhook = tg is not None and tg.config.webhook_url is not None
     routes = tg.routes() if tg is not None and webhook and role in ("all", "web") else []
+    wx = app.wechat
+    if wx is not None and role in ("all", "web"):
+        routes += wx.routes()
+        await wx.start()
     if role in ("all", "web"):
         runner = web.AppRunner(build_web_app(readiness_probe(app), routes))
         await runner.setup()
@@ -240,10 +317,11 @@ async def serve(app: App, role: str) -> None:
             community=app.services.community,
             ledger=ledger,
             settings=app.settings,
+            wechat_pay=wx.reconcile if wx is not None and wx.desk is not None else None,
         )
         scheduler.start()
         log.info("scheduler started")
-    if role in ("all", "worker") and tg is None:
+    if role in ("all", "worker") and tg is None and wx is None:
         log.info("worker ready (no channel with credentials is configured)")
     await stop.wait()
     log.info("shutting down")
@@ -273,6 +351,18 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("path", type=Path)
     d = sub.add_parser("db", help="database commands")
     d.add_argument("action", choices=("upgrade",), help="upgrade: apply the Alembic migrations")
+    w = sub.add_parser("wechat", help="WeChat Official Account commands (needs WECHAT_APP_ID and friends)")
+    wsub = w.add_subparsers(dest="wechat_command", required=True, metavar="WECHAT_COMMAND")
+    menu = wsub.add_parser("menu", help="the custom menu")
+    menu.add_argument("action", choices=("sync", "show"), help="sync: upload the menu; show: print it as JSON")
+    menu.add_argument("--lang", choices=("zh", "en"), default="zh", help="the menu's language (default: zh)")
+    qr = wsub.add_parser("qrcode", help="create a parametric QR code that opens a course or records a referral")
+    target = qr.add_mutually_exclusive_group(required=True)
+    target.add_argument("--course", metavar="SLUG")
+    target.add_argument("--referral", metavar="CODE")
+    qr.add_argument(
+        "--days", type=int, default=None, help="temporary code valid this many days (1-30); default: permanent"
+    )
     g = sub.add_parser("grant", help="give a user a role")
     g.add_argument("ref", help="telegram:<user_id>, wechat:<openid> or console:<id>")
     g.add_argument("role", help="learner, creator or admin")
@@ -293,7 +383,9 @@ async def main_async(args: argparse.Namespace, settings: Settings) -> int:
             print(f"database is at migration {current}")
             return 0
         auto_migrate = settings.is_sqlite or args.command == "demo"
-        await prepare(app, migrate=auto_migrate and args.command in ("demo", "run", "chat", "import", "grant"))
+        await prepare(
+            app, migrate=auto_migrate and args.command in ("demo", "run", "chat", "import", "grant", "wechat")
+        )
         if args.command == "demo":
             await import_path(app, DEMO_CATALOG)
             await chat(app, user=args.user, lang=args.lang)
@@ -305,6 +397,8 @@ async def main_async(args: argparse.Namespace, settings: Settings) -> int:
                 f"imported {args.path}: courses {s.courses_created} new, {s.courses_updated} updated; "
                 f"plans {s.plans_created} new, {s.plans_updated} updated; {s.lessons} lessons"
             )
+        elif args.command == "wechat":
+            await wechat_command(app, args)
         elif args.command == "grant":
             user = await grant(app, args.ref, args.role)
             print(f"{args.ref} is now {user.role.label}")

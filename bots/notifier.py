@@ -11,7 +11,8 @@ windows; this is the direct path.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
+from typing import Protocol
 
 from core.ports import UnitOfWorkFactory
 from core.replies import Reply
@@ -21,7 +22,8 @@ __all__ = ["ChannelNotifier", "Sender"]
 
 log = logging.getLogger(__name__)
 
-Sender = Callable[[Ref, Sequence[Reply]], Awaitable[bool]]
+class Sender(Protocol):
+    def __call__(self, ref: Ref, replies: Sequence[Reply], *, important: str | None = None) -> Awaitable[bool]: ...
 
 
 class ChannelNotifier:
@@ -32,12 +34,12 @@ class ChannelNotifier:
     def register(self, channel: str, sender: Sender) -> None:
         self.senders[channel] = sender
 
-    async def notify(self, user_id: int, replies: Sequence[Reply]) -> bool:
+    async def notify(self, user_id: int, replies: Sequence[Reply], *, important: str | None = None) -> bool:
         async with self.uow_factory() as uow:
             refs = await uow.users.reachable_refs(user_id)
         for ref in refs:
             send = self.senders.get(ref.channel)
-            if send is not None and await send(ref, replies):
+            if send is not None and await send(ref, replies, important=important):
                 return True
         log.info("user %s could not be reached on any channel", user_id)
         return False

@@ -27,3 +27,4 @@ class Capabilities:
     media: bool = True
     subscriptions: frozenset[int] = frozenset()  # periods (days) the provider renews automatically
     share_url: str | None = None  # deep-link base for sharing, e.g. "https://t.me/<bot>?start="
+    sells: bool = True  # False: show no prices or buy buttons here (WeChat on iOS: virtual goods are forbidden)

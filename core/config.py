@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.users import DEFAULT_TIMEZONE, Ref, valid_timezone
@@ -43,12 +44,43 @@ class Settings(BaseSettings):
     telegram_protect_content: bool = True  # paid lessons can't be forwarded or saved
     telegram_concurrency: int = Field(16, ge=1, le=1024)  # updates processed at once (keep <= the DB pool)
 
+    # WeChat Official Account and WeChat Pay v2 (issue 4). Without an app id the WeChat channel is off.
+    wechat_app_id: str | None = None
+    wechat_app_secret: SecretStr | None = None
+    wechat_token: SecretStr | None = None  # the "Token" of the server configuration (URL verification)
+    wechat_aes_key: SecretStr | None = None  # EncodingAESKey: set it for safe mode
+    wechat_api_url: str = "https://api.weixin.qq.com"
+    wechat_oauth_url: str = "https://open.weixin.qq.com/connect/oauth2/authorize"
+    wechat_pay_mch_id: str | None = None
+    wechat_pay_api_key: SecretStr | None = None  # the v2 API key (32 characters)
+    wechat_pay_api_url: str = "https://api.mch.weixin.qq.com"
+    wechat_pay_cert: Path | None = None  # apiclient_cert.pem and apiclient_key.pem: refunds need them
+    wechat_pay_key: Path | None = None
+    wechat_template_payment: str | None = None  # template notice for "payment received" outside the 48-hour window
+    wechat_template_reminder: str | None = None  # template notice for expiry reminders outside the window
+    wechat_ios_virtual_goods: Literal["allow", "block"] = "allow"
+
     # Paid communities and payment jobs
     community_grace_hours: int = Field(24, ge=0, le=30 * 24)  # after expiry, before removal
     community_dry_run: bool = False  # report who would be removed, remove nobody
     reconcile_hours: int = Field(24, ge=1, le=24 * 7)  # how often, and how far back, to reconcile Stars
 
-    @field_validator("telegram_bot_token", "telegram_webhook_secret", "telegram_provider_token", mode="before")
+    @field_validator(
+        "telegram_bot_token",
+        "telegram_webhook_secret",
+        "telegram_provider_token",
+        "wechat_app_id",
+        "wechat_app_secret",
+        "wechat_token",
+        "wechat_aes_key",
+        "wechat_pay_mch_id",
+        "wechat_pay_api_key",
+        "wechat_template_payment",
+        "wechat_template_reminder",
+        "wechat_pay_cert",
+        "wechat_pay_key",
+        mode="before",
+    )
     @classmethod
     def _blank_secret_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -67,7 +99,54 @@ class Settings(BaseSettings):
             raise ValueError("TELEGRAM_WEBHOOK_SECRET must be 16-256 characters of A-Z, a-z, 0-9, _ and -")
         return value
 
-    @field_validator("telegram_api_url", "public_base_url")
+    @field_validator("wechat_app_id")
+    @classmethod
+    def _wechat_app_id(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"wx[0-9a-f]{16}", value):
+            raise ValueError("WECHAT_APP_ID must look like wx followed by 16 hex digits (mp.weixin.qq.com → 基本配置)")
+        return value
+
+    @field_validator("wechat_token")
+    @classmethod
+    def _wechat_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9]{3,32}", value.get_secret_value()):
+            raise ValueError("WECHAT_TOKEN must be 3-32 letters or digits, as in the server configuration")
+        return value
+
+    @field_validator("wechat_aes_key")
+    @classmethod
+    def _wechat_aes_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9]{43}", value.get_secret_value()):
+            raise ValueError("WECHAT_AES_KEY (EncodingAESKey) must be 43 letters or digits")
+        return value
+
+    @field_validator("wechat_pay_mch_id")
+    @classmethod
+    def _mch_id(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[0-9]{6,16}", value):
+            raise ValueError("WECHAT_PAY_MCH_ID must be the merchant number (digits)")
+        return value
+
+    @field_validator("wechat_pay_api_key")
+    @classmethod
+    def _pay_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9]{32}", value.get_secret_value()):
+            raise ValueError("WECHAT_PAY_API_KEY must be the 32-character API v2 key")
+        return value
+
+    @model_validator(mode="after")
+    def _wechat_complete(self) -> Settings:
+        if self.wechat_app_id and (self.wechat_app_secret is None or self.wechat_token is None):
+            raise ValueError("WECHAT_APP_ID needs WECHAT_APP_SECRET and WECHAT_TOKEN too")
+        if (self.wechat_pay_mch_id is None) != (self.wechat_pay_api_key is None):
+            raise ValueError("WeChat Pay needs both WECHAT_PAY_MCH_ID and WECHAT_PAY_API_KEY")
+        if self.wechat_pay_mch_id and not self.wechat_app_id:
+            raise ValueError("WeChat Pay needs the Official Account too (WECHAT_APP_ID)")
+        if (self.wechat_pay_cert is None) != (self.wechat_pay_key is None):
+            raise ValueError("WECHAT_PAY_CERT and WECHAT_PAY_KEY go together")
+        return self
+
+    @field_validator("telegram_api_url", "public_base_url", "wechat_api_url", "wechat_pay_api_url", "wechat_oauth_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         if value is not None and not re.match(r"^https?://[^\s/]+", value):

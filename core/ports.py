@@ -15,10 +15,12 @@ from typing import Any, Protocol, Self
 
 from core.catalog import Course, Lesson, Plan
 from core.community import CommunityMember, MemberStatus
+from core.contacts import Contact, Platform
 from core.course_spec import CourseSpec, PlanSpec
 from core.entitlements import Entitlement
 from core.money import Money
 from core.orders import ItemKind, Order, PaymentEventKind
+from core.outbox import Deferred
 from core.progress import Progress
 from core.replies import Reply
 from core.subscriptions import Subscription
@@ -28,10 +30,12 @@ __all__ = [
     "CatalogRepository",
     "CommunityGateway",
     "CommunityRepository",
+    "ContactRepository",
     "EntitlementRepository",
     "KeyValueStore",
     "Notifier",
     "OrderRepository",
+    "OutboxRepository",
     "PaymentGateway",
     "PaymentRecord",
     "ProgressRepository",
@@ -111,6 +115,10 @@ class OrderRepository(Protocol):
         self, user_id: int, item_kind: ItemKind, item_id: int, currency: str, now: datetime
     ) -> Order | None: ...
     async def expired_pending(self, now: datetime, limit: int) -> list[Order]: ...
+    async def pending_of(self, provider: str, limit: int) -> list[Order]:
+        """Pending orders of one provider, oldest first (WeChat Pay reconciliation asks the provider about them)."""
+        ...
+
     async def for_user(self, user_id: int) -> list[Order]: ...
     async def add_payment(self, record: PaymentRecord) -> bool:
         """Insert unless (provider, charge_id) exists. False means: already seen."""
@@ -202,6 +210,45 @@ class CommunityRepository(Protocol):
     async def set_reminded(self, member_id: int, days: int | None) -> None: ...
 
 
+class OutboxRepository(Protocol):
+    """Deferred messages (:mod:`core.outbox`), per channel identity, delivered oldest first."""
+
+    async def defer(
+        self, ref: Ref, replies: Sequence[Reply], *, user_id: int | None, reason: str, now: datetime
+    ) -> int:
+        """Store ``replies`` to send to ``ref`` later, together; the new message's id."""
+        ...
+
+    async def pending(self, ref: Ref, *, limit: int) -> list[Deferred]:
+        """Up to ``limit`` undelivered messages for ``ref``, oldest first (created_at, then id)."""
+        ...
+
+    async def mark_delivered(self, ids: Sequence[int], now: datetime) -> None: ...
+    async def count_pending(self, ref: Ref) -> int: ...
+    async def refs_with_pending(self, channel: str, *, limit: int) -> list[Ref]:
+        """Identities of ``channel`` with something undelivered, the longest-waiting first."""
+        ...
+
+
+class ContactRepository(Protocol):
+    """Follow state and platform of channel identities (:mod:`core.contacts`)."""
+
+    async def get(self, ref: Ref) -> Contact | None: ...
+    async def followed(self, ref: Ref, now: datetime, *, scene: str | None = None) -> Contact:
+        """Create or update: following since ``now``; ``scene`` replaces the stored one unless None."""
+        ...
+
+    async def unfollowed(self, ref: Ref, now: datetime) -> Contact:
+        """Create or update: not following since ``now``."""
+        ...
+
+    async def set_platform(self, ref: Ref, platform: Platform) -> None:
+        """Create or update the platform (a new contact is not following)."""
+        ...
+
+    async def count_following(self, channel: str) -> int: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. ``async with uow:`` … ``await uow.commit()``."""
 
@@ -212,6 +259,8 @@ class UnitOfWork(Protocol):
     progress: ProgressRepository
     subscriptions: SubscriptionRepository
     community: CommunityRepository
+    outbox: OutboxRepository
+    contacts: ContactRepository
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(self, *exc: object) -> None: ...
@@ -291,6 +340,10 @@ class CommunityGateway(Protocol):
 class Notifier(Protocol):
     """Proactive messages to a user who did not just write (refunds, reminders, approvals)."""
 
-    async def notify(self, user_id: int, replies: Sequence[Reply]) -> bool:
-        """Send to the user's reachable identities; False when none could be reached."""
+    async def notify(self, user_id: int, replies: Sequence[Reply], *, important: str | None = None) -> bool:
+        """Send to the user's reachable identities; False when none could be reached.
+
+        ``important`` ("payment", "reminder") marks a notice that must reach the user even where the
+        channel's send window is closed (WeChat: as a template notice; the full text waits for the user).
+        """
         ...

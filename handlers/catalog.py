@@ -120,13 +120,18 @@ async def plans_command(ctx: Ctx, args: str) -> list[Reply]:
         return [TextReply(ctx.t("plans.empty"))]
     lines = [ctx.t("plans.header")]
     rows: list[tuple[Button, ...]] = []
+    if not ctx.caps.sells:
+        lines.append(ctx.t("ios.no_sale"))
     for p in plans:
-        price = " / ".join(ctx.t.money(m) for m in p.price.options())
+        price = (
+            " / ".join(ctx.t.money(m) for m in p.price.options()) if ctx.caps.sells else ctx.t("price.not_sold_here")
+        )
         scope = ctx.t("plans.all_courses") if p.includes_all else ctx.t.n("plans.some_courses", len(p.course_ids))
         lines += ["", ctx.t("plans.item", title=p.title, price=price, days=p.period_days, scope=scope)]
         if p.description:
             lines.append(p.description)
-        rows.append((Button(ctx.t("btn.subscribe", title=p.title, price=price), A.of(A.BUY, p.slug)),))
+        if ctx.caps.sells:
+            rows.append((Button(ctx.t("btn.subscribe", title=p.title, price=price), A.of(A.BUY, p.slug)),))
     return [TextReply("\n".join(lines), tuple(rows))]
 
 

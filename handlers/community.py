@@ -44,6 +44,8 @@ async def community_replies(ctx: Ctx, plan: Plan, until: datetime) -> list[Reply
 
 
 def _offer(ctx: Ctx, plans: list[Plan]) -> tuple[tuple[Button, ...], ...]:
+    if not ctx.caps.sells:
+        return ()
     return tuple(
         (Button(ctx.t("btn.subscribe", title=p.title, price=_price(ctx, p)), A.of(A.BUY, p.slug)),) for p in plans
     )

@@ -37,6 +37,8 @@ router = Router()
 
 
 async def _buy(ctx: Ctx, slug: str) -> list[Reply]:
+    if not ctx.caps.sells:
+        return [TextReply(ctx.t("ios.no_sale"))]
     if ctx.caps.payment_provider is None:
         return [TextReply(ctx.t("buy.no_payment_here"))]
     if parse_slug(slug) is None:

@@ -30,6 +30,8 @@ __all__ = [
 def price_label(ctx: Ctx, course: Course) -> str:
     if course.is_free:
         return ctx.t("price.free")
+    if not ctx.caps.sells:
+        return ctx.t("price.not_sold_here")
     return " / ".join(ctx.t.money(m) for m in course.price.options())
 
 
@@ -56,14 +58,17 @@ def course_card(ctx: Ctx, course: Course, *, owned: bool) -> list[Reply]:
     meta = [t("lang." + course.language)] + ([course.category] if course.category else [])
     lines.append(t("card.meta", meta=t("ui.sep").join(meta), tags=t("ui.list_sep").join(course.tags) or "-"))
     lines.append(t.n("card.lessons", course.lesson_count, free=course.free_lesson_count) + t("ui.sep") + drip)
-    lines.append(t("card.price", price=price_label(ctx, course)))
+    if ctx.caps.sells or course.is_free:
+        lines.append(t("card.price", price=price_label(ctx, course)))
+    elif not owned:
+        lines.append(t("ios.no_sale"))
     if owned:
         lines.append(t("card.owned"))
     rows: list[tuple[Button, ...]] = []
     first = [Button(t("btn.continue"), A.of(A.NEXT, course.slug))] if owned or course.is_free else []
     if not first and course.free_lesson_count:
         first.append(Button(t("btn.preview"), A.of(A.PREVIEW, course.slug)))
-    if not owned and not course.is_free:
+    if not owned and not course.is_free and ctx.caps.sells:
         first.append(Button(t("btn.buy", price=charge_label(ctx, course)), A.of(A.BUY, course.slug)))
     if first:
         rows.append(tuple(first))
@@ -100,6 +105,12 @@ def locked_replies(
 ) -> list[Reply]:
     t = ctx.t
     n = lesson.position + 1
+    if decision.access is Access.NEEDS_PURCHASE and not ctx.caps.sells:
+        return [
+            TextReply(
+                t("lesson.needs_purchase", n=n, title=lesson.title, course=course.title) + "\n" + t("ios.no_sale")
+            )
+        ]
     if decision.access is Access.NEEDS_PURCHASE:
         return [
             TextReply(

@@ -194,7 +194,7 @@ async def _send(notifier: Notifier | None, user_id: int, replies: list[Reply]) -
         log.warning("no notifier configured: a community notice to user %s was dropped", user_id)
         return
     try:
-        if not await notifier.notify(user_id, replies):
+        if not await notifier.notify(user_id, replies, important="reminder"):
             log.info("community notice to user %s could not be delivered", user_id)
     except Exception:
         log.exception("community notice to user %s failed", user_id)

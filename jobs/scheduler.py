@@ -32,6 +32,7 @@ __all__ = [
 ]
 
 SUBSCRIPTIONS_INTERVAL_S = 10 * 60
+WECHAT_PAY_INTERVAL_S = 300
 COMMUNITY_INTERVAL_S = 30 * 60
 #: How often the scheduler asks whether reconciliation is due (it runs once per ``reconcile_hours``).
 RECONCILE_TICK_S = 10 * 60
@@ -104,6 +105,7 @@ def build_scheduler(
     ledger: Ledger | None = None,
     settings: Settings | None = None,
     interval_s: int = 60,
+    wechat_pay: Callable[[], Awaitable[int]] | None = None,
 ) -> AsyncIOScheduler:
     """The scheduler with every job this deployment can run, each under its own key-value lock.
 
@@ -112,7 +114,9 @@ def build_scheduler(
     * ``community-sweep`` every 30 minutes, when a ``community`` gateway is given (grace and dry run
       from ``settings.community_grace_hours`` / ``community_dry_run``);
     * ``reconcile-stars`` once every ``settings.reconcile_hours`` over that many hours, when a
-      ``ledger`` is given.
+      ``ledger`` is given;
+    * ``reconcile-wechat-pay`` every 5 minutes, when ``wechat_pay`` (the WeChat pay desk's
+      reconciliation: orderquery for pending orders, closeorder for expired ones) is given.
 
     ``notifier`` sends reminders and admin reports; without one they are logged and dropped.
     ``settings`` None: the defaults of :class:`core.config.Settings`.
@@ -152,4 +156,6 @@ def build_scheduler(
             return len(await reconcile_stars(uow_factory, stars, notifier, clock.now(), window=period))
 
         add("reconcile-stars", RECONCILE_TICK_S, _due(kv, "reconcile-stars", period, reconcile))
+    if wechat_pay is not None:
+        add("reconcile-wechat-pay", WECHAT_PAY_INTERVAL_S, wechat_pay)
     return scheduler

@@ -106,6 +106,15 @@ class SqlOrders:
         )
         return [convert.order(r) for r in rows]
 
+    async def pending_of(self, provider: str, limit: int) -> list[Order]:
+        stmt = (
+            select(OrderRow)
+            .where(OrderRow.status == OrderStatus.PENDING.value, OrderRow.provider == provider)  # type: ignore[arg-type]
+            .order_by(OrderRow.id)  # type: ignore[arg-type]
+            .limit(limit)
+        )
+        return [convert.order(r) for r in (await self.s.execute(stmt)).scalars().all()]
+
     async def for_user(self, user_id: int) -> list[Order]:
         rows = (
             (

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 __all__ = [
+    "ChannelContactRow",
     "CommunityMemberRow",
     "CourseRow",
+    "DeferredMessageRow",
     "EntitlementRow",
     "IdentityRow",
     "LessonMediaRow",
@@ -254,6 +256,38 @@ class MediaFileRow(SQLModel, table=True):
     kind: str = Field(max_length=16, primary_key=True)
     file_id: str = Field(max_length=256)
     created_at: datetime = Field(sa_column=_ts())
+
+
+class DeferredMessageRow(SQLModel, table=True):
+    """Replies waiting for the channel to let us send them (WeChat's 48-hour window), per identity.
+
+    ``payload`` is :func:`core.reply_codec.encode`'s list as JSON text. Pending rows have no
+    ``delivered_at``; the index serves "the oldest pending of one identity".
+    """
+
+    __tablename__ = "deferred_messages"
+    __table_args__ = (Index("ix_deferred_messages_pending", "channel", "external_id", "delivered_at", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    external_id: str = Field(max_length=128)
+    user_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    reason: str = Field(max_length=32)
+    created_at: datetime = Field(sa_column=_ts())
+    delivered_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class ChannelContactRow(SQLModel, table=True):
+    """Whether an identity follows the bot's account (WeChat subscribe/unsubscribe) and its platform."""
+
+    __tablename__ = "channel_contacts"
+    channel: str = Field(max_length=16, primary_key=True)
+    external_id: str = Field(max_length=128, primary_key=True)
+    following: bool = Field(default=False)
+    followed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    unfollowed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    scene: str | None = Field(default=None, max_length=64)  # the parametric QR code's scene of the latest follow
+    platform: str | None = Field(default=None, max_length=16)  # ios, android, other
 
 
 metadata = SQLModel.metadata

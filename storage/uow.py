@@ -13,8 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage.catalog_cache import CatalogCache
 from storage.catalog_repo import SqlCatalog
 from storage.community_repo import SqlCommunity
+from storage.contacts_repo import SqlContacts
 from storage.learning_repo import SqlEntitlements, SqlProgress
 from storage.orders_repo import SqlOrders
+from storage.outbox_repo import SqlOutbox
 from storage.subscriptions_repo import SqlSubscriptions
 from storage.user_cache import UserCache
 from storage.users_repo import SqlUsers
@@ -43,6 +45,8 @@ class SqlUnitOfWork:
         self.progress = SqlProgress(s)
         self.subscriptions = SqlSubscriptions(s)
         self.community = SqlCommunity(s)
+        self.outbox = SqlOutbox(s)
+        self.contacts = SqlContacts(s)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -48,7 +48,7 @@ class RecordingNotifier:
         self.sent: list[tuple[int, tuple[Reply, ...]]] = []
         self.fail_for: set[int] = set()
 
-    async def notify(self, user_id: int, replies: Sequence[Reply]) -> bool:
+    async def notify(self, user_id: int, replies: Sequence[Reply], *, important: str | None = None) -> bool:
         if user_id in self.fail_for:
             raise RuntimeError("messenger down")
         self.sent.append((user_id, tuple(replies)))

@@ -438,7 +438,7 @@ class TelegramChannel:
             await uow.users.set_unreachable(Ref("telegram", str(chat_id)), None)
             await uow.commit()
 
-    async def push(self, ref: Ref, replies: Sequence[Reply]) -> bool:
+    async def push(self, ref: Ref, replies: Sequence[Reply], *, important: str | None = None) -> bool:
         """Send to a user who did not just write (a notice). False when Telegram refuses."""
         if ref.channel != "telegram" or not ref.external_id.isdigit():
             return False
