@@ -89,7 +89,7 @@ from wechatpy.replies import TextReply  # noqa: E402
 from wechatpy.utils import check_signature  # noqa: E402
 
 import bot  # noqa: E402
-from bots.web import ReadinessProbe, build_web_app  # noqa: E402
+from bots.web import build_web_app  # noqa: E402
 from core.clock import SystemClock  # noqa: E402
 from core.config import Settings  # noqa: E402
 from storage.kv import make_kv_store  # noqa: E402
@@ -173,7 +173,7 @@ class WeChatBot:
     def __init__(self, url: str, api_url: str, tmp: Path, redis_url: str | None) -> None:
         self.port = tw._free_port()
         settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
+            _env_file=None,
             database_url=url,
             redis_url=redis_url,
             media_dir=tmp / "media",
@@ -260,7 +260,9 @@ class Runner:
     async def batch(self, name: str, label: str, url: str, n: int, users: list[str]) -> None:
         before = self.log.snapshot()
         result = await self._batch(url, TEXTS[name], n, users)
-        result["log_records"] = {k: v - before.get(k, 0) for k, v in self.log.snapshot().items() if v != before.get(k, 0)}
+        result["log_records"] = {
+            k: v - before.get(k, 0) for k, v in self.log.snapshot().items() if v != before.get(k, 0)
+        }
         lat = sorted(result["latencies_ms"])
         self.scenarios[name].add(result)
         problems = f"  FAILURES {result['failures']} {result['failure_kinds']}" if result["failures"] else ""
@@ -362,10 +364,25 @@ def report(out: dict[str, Any]) -> str:
         f"N={s['n']} requests per batch, {s['concurrency']} in flight, {s['users']} users, {s['repeats']} repeats "
         f"(median), key-value store: {s['kv']}",
     ]
-    head = (
-        f"| {'scenario':20} | {'median req/s':>12} | {'min-max':>9} | {'÷ echo':>6} | {'p50 ms':>6} | {'p90 ms':>6} | "
-        f"{'p99 ms':>6} | {'failures':>8} | {'bot cpu ms/req':>14} | {'load cpu':>8} |"
-    )
+    columns = [
+        ("scenario", 26),
+        ("median req/s", 12),
+        ("min-max", 9),
+        ("÷ echo", 6),
+        ("p50 ms", 6),
+        ("p90 ms", 6),
+        ("p99 ms", 6),
+        ("failures", 8),
+        ("bot cpu ms/req", 14),
+        ("load cpu", 8),
+    ]
+
+    def row(cells: list[str]) -> str:
+        padded = [
+            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, (_, w)) in enumerate(zip(cells, columns, strict=True))
+        ]
+        return "| " + " | ".join(padded) + " |"
+
     for d in out["databases"]:
         lines += [
             "",
@@ -373,18 +390,27 @@ def report(out: dict[str, Any]) -> str:
             f"{d['loadavg_before']} -> {d['loadavg_after']}",
             f"MP API calls per /catalog: {d['mp_calls_per_catalog'] or 'none'}; per search: "
             f"{d['mp_calls_per_search'] or 'none'}",
-            head,
-            "|" + "|".join("-" * (len(c) + 2) for c in head.strip("|").split("|")[:-1]) + "|",
+            row([name for name, _ in columns]),
+            "|" + "|".join("-" * (w + 2) for _, w in columns) + "|",
         ]
         for r in d["results"]:
             lat = r["latency"]
-            spread = f"{r['min_rps']:.0f}-{r['max_rps']:.0f}"
-            ratio = d["ratios_to_echo"][r["scenario"]]
-            name = r["scenario"] + (f" ×{r['requests_per_batch']}" if r["scenario"] == CATALOG_NEW else "")
+            name = r["scenario"] + (f" (x{r['requests_per_batch']})" if r["scenario"] == CATALOG_NEW else "")
             lines.append(
-                f"| {name:20} | {r['median_rps']:12.0f} | {spread:>9} | {ratio:6.2f} | {lat['p50_ms']:6.1f} | "
-                f"{lat['p90_ms']:6.1f} | {lat['p99_ms']:6.1f} | {r['failures']:8d} | "
-                f"{r['bot_cpu_ms_per_request']:14.2f} | {r['load_cpu_share'] * 100:7.0f}% |"
+                row(
+                    [
+                        name,
+                        f"{r['median_rps']:.0f}",
+                        f"{r['min_rps']:.0f}-{r['max_rps']:.0f}",
+                        f"{d['ratios_to_echo'][r['scenario']]:.2f}",
+                        f"{lat['p50_ms']:.1f}",
+                        f"{lat['p90_ms']:.1f}",
+                        f"{lat['p99_ms']:.1f}",
+                        f"{r['failures']}",
+                        f"{r['bot_cpu_ms_per_request']:.2f}",
+                        f"{r['load_cpu_share'] * 100:.0f}%",
+                    ]
+                )
             )
         lines.append(f"log records (WARNING+): {d['log_records'] or 'none'}")
     lines += [
