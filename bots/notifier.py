@@ -22,6 +22,7 @@ __all__ = ["ChannelNotifier", "Sender"]
 
 log = logging.getLogger(__name__)
 
+
 class Sender(Protocol):
     def __call__(self, ref: Ref, replies: Sequence[Reply], *, important: str | None = None) -> Awaitable[bool]: ...
 
