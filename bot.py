@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -323,6 +324,10 @@ async def serve(app: App, role: str) -> None:
         log.info("scheduler started")
     if role in ("all", "worker") and tg is None and wx is None:
         log.info("worker ready (no channel with credentials is configured)")
+    # Everything built so far lives as long as the process: keep it out of the collector's full passes,
+    # which otherwise stall the event loop for 100+ ms (bench/wechat_webhook.py).
+    gc.collect()
+    gc.freeze()
     await stop.wait()
     log.info("shutting down")
     if scheduler is not None:

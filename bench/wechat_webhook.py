@@ -34,7 +34,11 @@ p50/p90/p99 pooled over all repeats (nearest rank), failures, the ratio of our m
 of the same database run, the bot process's CPU time per request (all threads, including the
 customer-service follow-ups, which are awaited after each batch; not PostgreSQL's) and the load
 generator's CPU share of the batch's wall time (near 100 %, the generator, not the bot, is the limit).
-Log records at WARNING and above are counted and the first few printed.
+Log records at WARNING and above are counted and the first few printed. Each batch also records its own
+p50/p90/p99 and the number of SQL statements the bot sent during it (a SQLAlchemy ``before_cursor_execute``
+listener): with the in-process user and catalog caches warm, /catalog and search send none, so a non-zero
+count marks a cache expiry inside that batch. A full ``gc.collect()`` runs before every batch (as in
+``bench/telegram_webhook.py``), so a generation-2 collection rarely falls inside one.
 
 Databases: SQLite in a temporary directory and PostgreSQL ``ks_bench`` on 127.0.0.1 (created if missing,
 schema recreated at start and emptied at the end, as ``bench/events.py`` does). The key-value store is
@@ -83,6 +87,7 @@ import telegram_webhook as tw  # noqa: E402  (bench/telegram_webhook.py: log rec
 import wechat_load as wl  # noqa: E402  (bench/wechat_load.py: the load generator process)
 import wechatpy  # noqa: E402
 from aiohttp import web  # noqa: E402
+from sqlalchemy import event  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from wechatpy.exceptions import InvalidSignatureException  # noqa: E402
 from wechatpy.replies import TextReply  # noqa: E402
@@ -194,6 +199,11 @@ class WeChatBot:
         self.url = f"{base}/wechat"
         self.echo_url = f"{base}/echo"
         self.catalog: dict[str, int] = {}
+        self.statements = 0  # SQL statements sent to the database (cache misses show up here)
+        event.listen(self.app.db.engine.sync_engine, "before_cursor_execute", self._count_statement)
+
+    def _count_statement(self, *_: Any) -> None:
+        self.statements += 1
 
     async def start(self) -> None:
         await bot.prepare(self.app, migrate=True)
@@ -231,6 +241,7 @@ class Runner:
         """One batch: the generator's result plus this process's CPU (follow-ups drained) and the MP calls."""
         gc.collect()
         calls0 = await self.load.counts()
+        statements0 = self.ours.statements
         cpu0 = time.process_time()
         if profile is not None:
             profile.enable()
@@ -254,6 +265,7 @@ class Runner:
         calls1 = await self.load.counts()
         result["bot_cpu_seconds"] = cpu
         result["bot_cpu_ms_per_request"] = cpu / n * 1000
+        result["sql_statements"] = self.ours.statements - statements0
         result["mp_calls"] = {k: v - calls0.get(k, 0) for k, v in calls1.items() if v != calls0.get(k, 0)}
         return result
 
@@ -264,13 +276,15 @@ class Runner:
             k: v - before.get(k, 0) for k, v in self.log.snapshot().items() if v != before.get(k, 0)
         }
         lat = sorted(result["latencies_ms"])
+        result.update({f"p{p}_ms": round(ev._pct(lat, p), 2) for p in (50, 90, 99)})
         self.scenarios[name].add(result)
         problems = f"  FAILURES {result['failures']} {result['failure_kinds']}" if result["failures"] else ""
         records = f"  log {result['log_records']}" if result["log_records"] else ""
         print(
             f"  {label:34} {result['rate']:7.0f} req/s  {result['seconds']:6.2f} s  p50 {ev._pct(lat, 50):6.1f} "
             f"p90 {ev._pct(lat, 90):6.1f} p99 {ev._pct(lat, 99):6.1f} ms  bot cpu "
-            f"{result['bot_cpu_ms_per_request']:5.2f} ms/req  load cpu {result['load_cpu_share'] * 100:3.0f}%"
+            f"{result['bot_cpu_ms_per_request']:5.2f} ms/req  load cpu {result['load_cpu_share'] * 100:3.0f}%  "
+            f"SQL {result['sql_statements']}"
             f"{problems}{records}",
             file=sys.stderr,
             flush=True,

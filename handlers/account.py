@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from core.accounts import set_language, set_timezone
 from core.i18n import translator
 from core.replies import Button, Reply, TextReply
@@ -30,6 +32,7 @@ async def settings_command(ctx: Ctx, args: str) -> list[Reply]:
     if len(parts) == 2 and parts[0].lower() in ("lang", "language"):
         lang = parts[1].lower()
         await set_language(ctx.uow, ctx.user, lang)
+        ctx.user = replace(ctx.user, lang=lang)  # the rest of this event speaks the new language
         return [TextReply(translator(lang)("settings.lang_saved")), *_settings(ctx, lang, ctx.user.timezone)]
     if len(parts) == 2 and parts[0].lower() in ("tz", "timezone"):
         await set_timezone(ctx.uow, ctx.user, parts[1])
@@ -42,4 +45,5 @@ async def lang_action(ctx: Ctx, arg: str) -> list[Reply]:
     if arg not in LANGUAGES:
         return [TextReply(ctx.t("menu.expired"))]
     await set_language(ctx.uow, ctx.user, arg)
+    ctx.user = replace(ctx.user, lang=arg)  # the rest of this event speaks the new language
     return [TextReply(translator(arg)("settings.lang_saved")), *_settings(ctx, arg, ctx.user.timezone)]

@@ -57,6 +57,10 @@ class Dispatcher:
         self.notifier = notifier
 
     async def dispatch(self, event: Event, caps: Capabilities) -> list[Reply]:
+        return (await self.dispatch_with_language(event, caps))[0]
+
+    async def dispatch_with_language(self, event: Event, caps: Capabilities) -> tuple[list[Reply], str]:
+        """The replies and the language they are in (adapters that add text of their own need it)."""
         # A Conflict means a concurrent twin won a race (a uniqueness key, SQLite's single writer);
         # nothing was committed, so the whole event runs again in a fresh transaction.
         delay = 0.005
@@ -69,9 +73,9 @@ class Dispatcher:
                     break
                 await asyncio.sleep(delay * (1 + random.random()))
                 delay *= 2
-        return _failure(event, translator("en")("error.internal"))
+        return _failure(event, translator("en")("error.internal")), "en"
 
-    async def _dispatch_once(self, event: Event, caps: Capabilities) -> list[Reply]:
+    async def _dispatch_once(self, event: Event, caps: Capabilities) -> tuple[list[Reply], str]:
         now = self.clock.now()
         t: Translator = translator("en")
         async with self.uow_factory() as uow:
@@ -86,13 +90,13 @@ class Dispatcher:
                 raise
             except UserFacingError as err:
                 await uow.rollback()
-                return _failure(event, t(err.key, **err.params))
+                return _failure(event, t(err.key, **err.params)), t.lang
             except Exception:
                 await uow.rollback()
                 log.exception("handler failed: ref=%s event=%s", event.sender.ref, type(event).__name__)
-                return _failure(event, t("error.internal"))
+                return _failure(event, t("error.internal")), t.lang
         await self._send_notices(ctx.notices)
-        return replies
+        return replies, ctx.user.lang
 
     async def _send_notices(self, notices: list[Notice]) -> None:
         """After the commit: a failed notice is logged, never undoes what was committed."""

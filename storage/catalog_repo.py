@@ -51,6 +51,9 @@ class SqlCatalog:
         cached = self.cache.get()
         if cached is not None:
             return cached
+        stale = self.cache.stale()
+        if stale is not None:
+            return stale  # another reader is reloading it
         generation = self.cache.generation
         courses = await self._courses(CourseRow.published == True)
         self.cache.put(courses, generation)

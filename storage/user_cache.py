@@ -9,6 +9,9 @@ referrer), so each process keeps them for a short TTL:
 - a change made by another process (``bot.py grant`` while ``run`` runs)
   shows up here within ``ttl`` seconds.
 
+Each entry's lifetime is jittered (75-100 % of ``ttl``), so users cached in
+one burst don't all expire, and reload, in the same instant.
+
 Only users that exist are cached, so a first contact always reaches the
 database. A generation counter stops a reader that loaded *before* an
 invalidation from putting its stale copy back afterwards.
@@ -16,6 +19,7 @@ invalidation from putting its stale copy back afterwards.
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 
@@ -36,7 +40,7 @@ class UserCache:
         entry = self._by_ref.get((ref.channel, ref.external_id))
         if entry is None:
             return None
-        if self._clock() - entry[1] > self.ttl:
+        if self._clock() > entry[1]:
             self._by_ref.pop((ref.channel, ref.external_id), None)
             return None
         return entry[0]
@@ -46,7 +50,8 @@ class UserCache:
             return
         if len(self._by_ref) >= self.max_size:
             self._by_ref.pop(next(iter(self._by_ref)))  # the oldest insertion
-        self._by_ref[(ref.channel, ref.external_id)] = (user, self._clock())
+        expires = self._clock() + self.ttl * (0.75 + 0.25 * random.random())
+        self._by_ref[(ref.channel, ref.external_id)] = (user, expires)
 
     def invalidate(self) -> None:
         self.generation += 1

@@ -236,8 +236,7 @@ class WeChatChannel:
         if event is None:
             return [], None, "zh"
         caps = await self._caps_for(openid)
-        replies = await self.dispatcher.dispatch(event, caps)
-        lang = await self._language_of(Ref("wechat", openid))
+        replies, lang = await self.dispatcher.dispatch_with_language(event, caps)
         if not replies:
             return [], None, lang
         rendered = self.outbound.rendered(replies, translator(lang))

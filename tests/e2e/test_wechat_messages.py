@@ -92,3 +92,11 @@ async def test_qr_scene_opens_the_course_card(wx: WxHarness) -> None:
 
 def test_app_id_is_the_fakes(wx: WxHarness) -> None:
     assert wx.channel.config.app_id == APP_ID
+
+
+async def test_switching_language_numbers_the_options_in_the_new_language(wx: WxHarness) -> None:
+    ann = wx.user()
+    assert "回复 1" in await ann.say("/start")
+    answer = await ann.event("CLICK", "lang:en")  # the menu's language button
+    assert "Reply 1" in answer + "\n".join(ann.texts())
+    assert "Reply 1" in await ann.say("/catalog")

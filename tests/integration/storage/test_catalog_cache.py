@@ -84,3 +84,28 @@ async def test_lesson_edits_show_at_once_in_this_process(demo: bot.App, tmp_path
     lesson.write_text(text.replace(f'title = "{before}"', 'title = "Renamed lesson"', 1), encoding="utf-8")
     await bot.import_path(demo, folder)
     assert await first_lesson_title() == "Renamed lesson"
+
+
+def test_when_the_ttl_runs_out_one_reader_reloads_and_the_others_keep_the_previous_copy() -> None:
+    now = [0.0]
+    cache = CatalogCache(ttl=5, clock=lambda: now[0])
+    cache.put([_course("old")], cache.generation)
+    now[0] = 6.0
+    assert cache.get() is None
+    assert cache.stale() is None  # the first reader after expiry reloads …
+    again = cache.stale()  # … while every other reader gets the previous list, not a database query
+    assert again is not None and [c.title for c in again] == ["old"]
+    cache.put([_course("new")], cache.generation)
+    fresh = cache.get()
+    assert fresh is not None and [c.title for c in fresh] == ["new"]
+    now[0] = 20.0  # a reload that never finished is handed to another reader after the ttl
+    assert cache.stale() is None
+    now[0] = 26.0
+    assert cache.stale() is None
+
+
+def test_after_an_invalidation_there_is_no_stale_copy_to_serve() -> None:
+    cache = CatalogCache(ttl=5)
+    cache.put([_course("old")], cache.generation)
+    cache.invalidate()
+    assert cache.get() is None and cache.stale() is None and cache.stale() is None
