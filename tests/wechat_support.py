@@ -21,6 +21,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from fakes.serving import serve_local
 from fakes.wechat_mp import FakeMP
 from fakes.wechat_pay import FakePay
 from wechatpy.crypto import WeChatCrypto
@@ -110,7 +111,7 @@ class WxHarness:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             await asyncio.sleep(0.01)
-            if not self.channel._tasks and (self.channel.desk is None or not self.channel.desk._tasks):
+            if not self.channel.tasks and (self.channel.desk is None or not self.channel.desk.tasks):
                 return
         raise AssertionError("the WeChat channel did not settle")
 
@@ -184,10 +185,7 @@ async def wechat_app(
     fake_app = web.Application()
     mp.install(fake_app)
     fake_pay.install(fake_app)
-    fake_runner = web.AppRunner(fake_app)
-    await fake_runner.setup()
-    fake_port = free_port()
-    await web.TCPSite(fake_runner, "127.0.0.1", fake_port).start()
+    fake_runner, fake_port = await serve_local(fake_app)
     fake_url = f"http://127.0.0.1:{fake_port}"
     mp.base_url = fake_pay.base_url = fake_url
     port = free_port()

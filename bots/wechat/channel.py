@@ -34,6 +34,7 @@ from typing import Any
 from aiohttp import web
 from wechatpy.replies import ImageReply, TextReply
 
+from bots.tasks import BackgroundTasks
 from bots.wechat.api import WeChatAPI
 from bots.wechat.config import PROVIDER, QUOTA, WINDOW, WeChatConfig
 from bots.wechat.inbound import Rejected, Verifier, parse
@@ -143,7 +144,7 @@ class WeChatChannel:
             self.outbound.invoicer = self.desk
             self.payments = WeChatPayGateway(self.pay, uow_factory)
         self._platforms: OrderedDict[str, bool] = OrderedDict()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.tasks = BackgroundTasks("sending to a WeChat user", log)
         self.handled = 0  # requests fully handled (tests wait on it)
 
     # -- wiring ---------------------------------------------------------------------------------
@@ -171,8 +172,7 @@ class WeChatChannel:
 
     async def drain(self) -> None:
         """Wait for the customer-service sends still under way (shutdown, tests)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.tasks.drain()
 
     # -- HTTP -----------------------------------------------------------------------------------
 
@@ -261,7 +261,7 @@ class WeChatChannel:
             if media_id is not None:
                 passive = ImageReply(message=msg, media_id=media_id).render()
                 skip = 1
-        self._spawn(self._follow_up(openid, replies, rendered, lang, skip))
+        self.tasks.spawn(self._follow_up(openid, replies, rendered, lang, skip))
         return passive
 
     def _after(self, work: asyncio.Future[Any], openid: str, *, passive: bool) -> None:
@@ -269,7 +269,7 @@ class WeChatChannel:
             log.error("handling a WeChat message failed", exc_info=work.exception())
             return
         replies, rendered, lang = work.result()
-        self._spawn(self._follow_up(openid, replies, rendered, lang, 0))
+        self.tasks.spawn(self._follow_up(openid, replies, rendered, lang, 0))
 
     async def _follow_up(
         self, openid: str, replies: list[Reply], rendered: Rendered | None, lang: str, skip: int
@@ -283,16 +283,6 @@ class WeChatChannel:
             await self.outbound.flush(openid)
         finally:
             self.handled += 1
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._reap)
-
-    def _reap(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("sending to a WeChat user failed", exc_info=task.exception())
 
     async def _event(self, msg: Any, openid: str) -> Event | None:
         sender = Sender(Ref("wechat", openid), "zh")

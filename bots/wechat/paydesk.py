@@ -40,6 +40,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from bots.tasks import BackgroundTasks
 from bots.wechat import qr
 from bots.wechat.api import WeChatAPI, WeChatAPIError
 from bots.wechat.config import PROVIDER, WeChatConfig
@@ -113,7 +114,7 @@ class PayDesk(Invoicer):
         self.record_platform = record_platform
         self.base = config.public_base_url
         self._link_key = hashlib.sha256(b"ks-pay-link:" + config.app_secret.encode()).digest()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.tasks = BackgroundTasks("a WeChat Pay follow-up", log)
 
     # -- presenting an invoice ------------------------------------------------------------------
 
@@ -291,9 +292,9 @@ class PayDesk(Invoicer):
                 return False, "not applied"  # an internal error: nothing was committed, so let WeChat retry
         finally:
             await self.kv.release_lock(lock_key, token)
-        self._background(self.deliver(openid, replies, "payment"))
+        self.tasks.spawn(self.deliver(openid, replies, "payment"))
         other = trade_no(code, JSAPI if notice.out_trade_no.endswith("-" + NATIVE) else NATIVE)
-        self._background(self._close_quietly(other))
+        self.tasks.spawn(self._close_quietly(other))
         return True, "OK"
 
     async def refund_notify(self, request: web.Request) -> web.Response:
@@ -323,7 +324,7 @@ class PayDesk(Invoicer):
             Sender(Ref("wechat", openid), "zh"), PROVIDER, charge_id, order.code, Money(notice.refund_fee, "CNY")
         )
         replies = await self.dispatcher.dispatch(event, self.caps)
-        self._background(self.deliver(openid, replies, None))
+        self.tasks.spawn(self.deliver(openid, replies, None))
         return _answer(True)
 
     # -- reconciliation ----------------------------------------------------------------------------
@@ -361,19 +362,8 @@ class PayDesk(Invoicer):
             if exc.code not in ("ORDERNOTEXIST", "ORDERCLOSED"):
                 log.info("closeorder %s: %s", out_trade_no, exc.code)
 
-    def _background(self, coro: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("WeChat Pay follow-up failed", exc_info=task.exception())
-
     async def drain(self) -> None:
-        if self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.tasks.drain()
 
 
 class WeChatPayGateway:

@@ -55,6 +55,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from aiohttp import web
+from fakes.serving import serve_local
 
 __all__ = ["Call", "FakeMP"]
 
@@ -233,11 +234,7 @@ class FakeMP:
         """Serve on a free 127.0.0.1 port; the base URL (``http://127.0.0.1:PORT``)."""
         app = web.Application(client_max_size=32 * 1024 * 1024)
         self.install(app)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = int(self._runner.addresses[0][1])
+        self._runner, self.port = await serve_local(app)
         self.base_url = f"http://127.0.0.1:{self.port}"
         return self.base_url
 

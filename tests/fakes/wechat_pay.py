@@ -54,6 +54,7 @@ import aiohttp
 import defusedxml
 from aiohttp import web
 from defusedxml.ElementTree import fromstring
+from fakes.serving import serve_local
 from wechatpy.crypto import RefundCrypto
 
 __all__ = ["FakeOrder", "FakePay", "FakeRefund", "parse_xml", "sign_params", "to_xml"]
@@ -204,11 +205,7 @@ class FakePay:
         """Serve on 127.0.0.1 on a free port; returns (and sets) ``base_url``, the client's ``api_url``."""
         app = web.Application()
         self.install(app)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = int(self._runner.addresses[0][1])
+        self._runner, self.port = await serve_local(app)
         self.base_url = f"http://127.0.0.1:{self.port}"
         return self.base_url
 
