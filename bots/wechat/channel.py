@@ -211,7 +211,7 @@ class WeChatChannel:
         done, _ = await asyncio.wait({work}, timeout=remaining)
         if not done:
             log.warning("a WeChat message took over %.1f s: answering by customer-service message", remaining)
-            work.add_done_callback(lambda w: self._after(w, openid, passive=False))
+            work.add_done_callback(lambda w: self._after(w, openid))
             return self._respond(None, query, encrypted)
         passive_xml = await self._finish(work, openid, msg)
         if passive_xml is not None:
@@ -264,7 +264,7 @@ class WeChatChannel:
         self.tasks.spawn(self._follow_up(openid, replies, rendered, lang, skip))
         return passive
 
-    def _after(self, work: asyncio.Future[Any], openid: str, *, passive: bool) -> None:
+    def _after(self, work: asyncio.Future[Any], openid: str) -> None:
         if work.cancelled() or work.exception() is not None:
             log.error("handling a WeChat message failed", exc_info=work.exception())
             return

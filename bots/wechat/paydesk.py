@@ -168,8 +168,7 @@ class PayDesk(Invoicer):
 
     async def page(self, request: web.Request) -> web.Response:
         code = request.match_info.get("order", "")
-        lang = "zh"
-        t = translator(lang)
+        t = translator("zh")  # until we know whose order it is
         sig = request.query.get("s", "")
         if not (4 <= len(code) <= 32 and code.isalnum()) or not hmac.compare_digest(sig, self._sig(code)):
             return _page(t, t("wechat.page.bad_link"), status=404)

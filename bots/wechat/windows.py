@@ -71,12 +71,3 @@ class Conversations:
 
     async def clear_pending(self, openid: str) -> None:
         await self.kv.clear_state(f"{self.prefix}:pend:{openid}")
-
-    async def ios(self, openid: str) -> bool:
-        return await self.kv.get_state(f"{self.prefix}:ios:{openid}") is not None
-
-    async def set_ios(self, openid: str, ios: bool) -> None:
-        if ios:
-            await self.kv.set_state(f"{self.prefix}:ios:{openid}", {"ios": 1}, timedelta(days=365).total_seconds())
-        else:
-            await self.kv.clear_state(f"{self.prefix}:ios:{openid}")
