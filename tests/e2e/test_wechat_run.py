@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
 import sys
 import time
@@ -58,10 +59,12 @@ async def test_run_serves_wechat_and_stops_on_sigterm(app: bot.App, tmp_path: Pa
                 assert time.monotonic() < deadline, "the server never became ready"
                 await asyncio.sleep(0.2)
             ts = str(int(time.time()))
+            # Fresh ids: the process's dedup keys live in the shared Redis, with no per-test namespace.
+            msg_id, openid = random.randint(10**9, 10**15), f"oRun_{random.randint(10**9, 10**12)}"
             query = {"signature": sign(TOKEN, ts, "n1"), "timestamp": ts, "nonce": "n1"}
             xml = (
-                "<xml><ToUserName>gh_0123456789ab</ToUserName><FromUserName>oRunUser_000001</FromUserName>"
-                f"<CreateTime>{ts}</CreateTime><MsgType>text</MsgType><Content>/start</Content><MsgId>1</MsgId></xml>"
+                f"<xml><ToUserName>gh_0123456789ab</ToUserName><FromUserName>{openid}</FromUserName><CreateTime>{ts}"
+                f"</CreateTime><MsgType>text</MsgType><Content>/start</Content><MsgId>{msg_id}</MsgId></xml>"
             )
             async with http.post(f"{base}/wechat", params=query, data=xml.encode()) as resp:
                 answer = await resp.text()
