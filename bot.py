@@ -46,6 +46,8 @@ if TYPE_CHECKING:
     from bots.telegram.channel import TelegramChannel, TelegramConfig
     from bots.telegram.checkout_desk import DeskParts
     from bots.wechat.channel import WeChatChannel
+    from core.ports import BulkSender
+    from jobs.delivery import DeliveryEngine
 
 log = logging.getLogger("knowledgesea")
 ROOT = Path(__file__).resolve().parent
@@ -263,6 +265,24 @@ async def wechat_command(app: App, args: argparse.Namespace) -> None:
         await wx.api.close()
 
 
+def delivery_engine(app: App) -> DeliveryEngine:
+    """The delivery engine with every channel that can send in bulk."""
+    from jobs.delivery import DeliveryEngine
+
+    senders: dict[str, BulkSender] = {}
+    if app.wechat is not None:
+        senders["wechat"] = app.wechat
+    s = app.settings
+    return DeliveryEngine(
+        app.uow,
+        app.clock,
+        senders,
+        concurrency=s.delivery_concurrency,
+        batch=s.delivery_batch,
+        lease=timedelta(seconds=s.delivery_lease_seconds),
+    )
+
+
 def readiness_probe(app: App) -> ReadinessProbe:
     """/readyz: the database answers and is at the code's migration head; Redis (if configured) answers."""
 
@@ -322,14 +342,20 @@ async def serve(app: App, role: str) -> None:
         )
         scheduler.start()
         log.info("scheduler started")
-    if role in ("all", "worker") and tg is None and wx is None:
-        log.info("worker ready (no channel with credentials is configured)")
+    engine_task: asyncio.Task[None] | None = None
+    if role in ("all", "worker"):
+        engine = delivery_engine(app)
+        engine_task = asyncio.ensure_future(engine.run(stop))
+        if tg is None and wx is None:
+            log.info("worker ready (no channel with credentials is configured)")
     # Everything built so far lives as long as the process: keep it out of the collector's full passes,
     # which otherwise stall the event loop for 100+ ms (bench/wechat_webhook.py).
     gc.collect()
     gc.freeze()
     await stop.wait()
     log.info("shutting down")
+    if engine_task is not None:
+        await engine_task  # finishes its round: outcomes of sends in flight are recorded
     if scheduler is not None:
         scheduler.shutdown(wait=False)
     if runner is not None:

@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     wechat_template_reminder: str | None = None  # template notice for expiry reminders outside the window
     wechat_ios_virtual_goods: Literal["allow", "block"] = "allow"
 
+    # The delivery engine (issue 5): broadcasts, drip lessons, reminders
+    delivery_concurrency: int = Field(32, ge=1, le=1024)  # sends in flight per worker
+    delivery_batch: int = Field(200, ge=1, le=10_000)  # rows claimed per round
+    delivery_lease_seconds: int = Field(120, ge=5, le=3600)  # a dead worker's rows are taken over after this
+    telegram_bulk_rate: float = Field(30.0, gt=0, le=30.0)  # msg/s for broadcasts (Telegram's limit: 30)
+    telegram_paid_rate: float = Field(1000.0, gt=0, le=1000.0)  # msg/s with allow_paid_broadcast
+
     # Paid communities and payment jobs
     community_grace_hours: int = Field(24, ge=0, le=30 * 24)  # after expiry, before removal
     community_dry_run: bool = False  # report who would be removed, remove nobody

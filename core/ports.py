@@ -17,6 +17,15 @@ from core.catalog import Course, Lesson, Plan
 from core.community import CommunityMember, MemberStatus
 from core.contacts import Contact, Platform
 from core.course_spec import CourseSpec, PlanSpec
+from core.delivery import (
+    Campaign,
+    CampaignKind,
+    CampaignStatus,
+    Delivery,
+    DeliveryStatus,
+    NewDelivery,
+    SendResult,
+)
 from core.entitlements import Entitlement
 from core.money import Money
 from core.orders import ItemKind, Order, PaymentEventKind
@@ -27,10 +36,12 @@ from core.subscriptions import Subscription
 from core.users import Ref, Role, User
 
 __all__ = [
+    "BulkSender",
     "CatalogRepository",
     "CommunityGateway",
     "CommunityRepository",
     "ContactRepository",
+    "DeliveryRepository",
     "EntitlementRepository",
     "KeyValueStore",
     "Notifier",
@@ -40,6 +51,7 @@ __all__ = [
     "PaymentRecord",
     "ProgressRepository",
     "RateDecision",
+    "SendLimits",
     "SubscriptionRepository",
     "UnitOfWork",
     "UnitOfWorkFactory",
@@ -249,6 +261,66 @@ class ContactRepository(Protocol):
     async def count_following(self, channel: str) -> int: ...
 
 
+class DeliveryRepository(Protocol):
+    """Campaigns and delivery rows (see core.delivery): record before send, claim, record the outcome."""
+
+    async def create_campaign(
+        self,
+        *,
+        kind: CampaignKind,
+        creator_id: int | None,
+        audience: str,
+        channel: str | None,
+        replies: Sequence[Reply],
+        paid: bool,
+        now: datetime,
+        status: CampaignStatus = ...,
+    ) -> Campaign: ...
+    async def get_campaign(self, campaign_id: int) -> Campaign | None: ...
+    async def set_campaign(
+        self,
+        campaign_id: int,
+        *,
+        status: CampaignStatus | None = None,
+        total: int | None = None,
+        started_at: datetime | None = None,
+        finished_at: datetime | None = None,
+    ) -> None: ...
+    async def campaigns(
+        self, *, status: CampaignStatus | None = None, creator_id: int | None = None
+    ) -> list[Campaign]: ...
+    async def finish_campaign(self, campaign_id: int, now: datetime) -> bool:
+        """Running → done once nothing is pending; True only for the caller that made the change."""
+        ...
+    async def add(self, rows: Sequence[NewDelivery]) -> int:
+        """Insert rows whose key is new; how many were inserted."""
+        ...
+
+    async def claim(self, worker: str, now: datetime, *, lease_until: datetime, limit: int) -> list[Delivery]: ...
+    async def record(
+        self,
+        delivery_id: int,
+        worker: str,
+        status: DeliveryStatus,
+        now: datetime,
+        *,
+        error: str = "",
+        attempts: int | None = None,
+        next_at: datetime | None = None,
+    ) -> bool: ...
+    async def release(self, ids: Sequence[int], worker: str) -> None: ...
+    async def progress(self, campaign_id: int) -> dict[DeliveryStatus, int]: ...
+    async def cancel_pending(self, campaign_id: int) -> int: ...
+    async def pending_count(self, campaign_id: int | None = None) -> int: ...
+    async def get(self, delivery_id: int) -> Delivery | None: ...
+    async def by_key(self, key: str) -> Delivery | None: ...
+    async def click(self, campaign_id: int, user_id: int, button: int, now: datetime) -> bool: ...
+    async def clicks(self, campaign_id: int) -> int: ...
+    async def mute(self, user_id: int, scope: str, now: datetime) -> None: ...
+    async def unmute(self, user_id: int, scope: str) -> None: ...
+    async def mutes(self, user_id: int) -> set[str]: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. ``async with uow:`` … ``await uow.commit()``."""
 
@@ -261,6 +333,7 @@ class UnitOfWork(Protocol):
     community: CommunityRepository
     outbox: OutboxRepository
     contacts: ContactRepository
+    deliveries: DeliveryRepository
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(self, *exc: object) -> None: ...
@@ -335,6 +408,31 @@ class CommunityGateway(Protocol):
     async def remove(self, chat_id: str, ref: Ref) -> None:
         """Out now, free to rejoin later (ban, then unban)."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class SendLimits:
+    """A messenger's pace for bulk sends, shared by every worker through the key-value store."""
+
+    key: str  # whose limits: "telegram:<bot id>", "wechat:<app id>"
+    per_second: float  # all chats together
+    per_chat: float  # one private chat
+    per_group_minute: float = 20.0  # one group or channel, per minute (Telegram)
+
+
+class BulkSender(Protocol):
+    """A channel's path for proactive bulk messages (the delivery engine's only way out).
+
+    It sends on its own connections so bulk traffic never queues in front of replies to users, paces
+    itself within :meth:`limits` (shared token buckets), and reports what happened instead of raising.
+    """
+
+    channel: str
+
+    def limits(self, *, paid: bool) -> SendLimits: ...
+    async def send_bulk(
+        self, ref: Ref, replies: Sequence[Reply], *, paid: bool = False, important: str | None = None
+    ) -> SendResult: ...
 
 
 class Notifier(Protocol):

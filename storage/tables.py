@@ -290,4 +290,72 @@ class ChannelContactRow(SQLModel, table=True):
     platform: str | None = Field(default=None, max_length=16)  # ios, android, other
 
 
+class CampaignRow(SQLModel, table=True):
+    """One thing sent to many: a broadcast, a day's drip, a reminder run (see core.delivery)."""
+
+    __tablename__ = "campaigns"
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)
+    status: str = Field(max_length=16, index=True)
+    creator_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    audience: str = Field(max_length=128)
+    channel: str | None = Field(default=None, max_length=16)
+    payload: str = Field(sa_column=Column(Text, nullable=False))  # reply_codec JSON
+    paid: bool = Field(default=False)
+    total: int = Field(default=0)
+    created_at: datetime = Field(sa_column=_ts())
+    started_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    finished_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class DeliveryRow(SQLModel, table=True):
+    """One message to one recipient, written before it is sent; ``key`` makes it happen once.
+
+    Workers claim pending rows that are due (``claimed_until`` in the past) for a lease, send,
+    then record the outcome. The partial-looking index serves the claim query.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("key", name="uq_delivery_key"),
+        Index("ix_deliveries_due", "status", "next_at", "id"),
+        Index("ix_deliveries_campaign_status", "campaign_id", "status"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=128)
+    campaign_id: int | None = Field(default=None, foreign_key="campaigns.id")
+    user_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    channel: str = Field(max_length=16)
+    external_id: str = Field(max_length=128)
+    status: str = Field(max_length=16)
+    attempts: int = Field(default=0)
+    next_at: datetime = Field(sa_column=_ts())
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_until: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    content: str = Field(default="campaign", max_length=64)
+    payload: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # per-row replies
+    important: str | None = Field(default=None, max_length=16)
+    sent_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    error: str = Field(default="", max_length=200)
+
+
+class CampaignClickRow(SQLModel, table=True):
+    """A recipient pressed button ``button`` of a broadcast (counted once per recipient and button)."""
+
+    __tablename__ = "campaign_clicks"
+    campaign_id: int = Field(foreign_key="campaigns.id", primary_key=True)
+    user_id: int = Field(foreign_key="users.id", primary_key=True)
+    button: int = Field(primary_key=True)
+    at: datetime = Field(sa_column=_ts())
+
+
+class MuteRow(SQLModel, table=True):
+    """A user's opt-out: ``scope`` is "broadcasts" (from everyone), "creator:<id>", or "recommendations"."""
+
+    __tablename__ = "mutes"
+    user_id: int = Field(foreign_key="users.id", primary_key=True)
+    scope: str = Field(max_length=32, primary_key=True)
+    at: datetime = Field(sa_column=_ts())
+
+
 metadata = SQLModel.metadata

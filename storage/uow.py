@@ -14,6 +14,7 @@ from storage.catalog_cache import CatalogCache
 from storage.catalog_repo import SqlCatalog
 from storage.community_repo import SqlCommunity
 from storage.contacts_repo import SqlContacts
+from storage.deliveries_repo import SqlDeliveries
 from storage.learning_repo import SqlEntitlements, SqlProgress
 from storage.orders_repo import SqlOrders
 from storage.outbox_repo import SqlOutbox
@@ -47,6 +48,7 @@ class SqlUnitOfWork:
         self.community = SqlCommunity(s)
         self.outbox = SqlOutbox(s)
         self.contacts = SqlContacts(s)
+        self.deliveries = SqlDeliveries(s)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

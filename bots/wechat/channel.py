@@ -31,11 +31,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from wechatpy.replies import ImageReply, TextReply
 
 from bots.tasks import BackgroundTasks
-from bots.wechat.api import WeChatAPI
+from bots.wechat.api import WeChatAPI, WeChatAPIError
 from bots.wechat.config import PROVIDER, QUOTA, WINDOW, WeChatConfig
 from bots.wechat.inbound import Rejected, Verifier, parse
 from bots.wechat.outbound import Outbound
@@ -46,9 +47,10 @@ from bots.wechat.windows import Conversations
 from core.channel import Capabilities
 from core.clock import Clock
 from core.contacts import Platform
+from core.delivery import Outcome, SendResult
 from core.events import ButtonPress, Event, Message, Sender
 from core.i18n import translator
-from core.ports import KeyValueStore, UnitOfWorkFactory
+from core.ports import KeyValueStore, SendLimits, UnitOfWorkFactory
 from core.replies import Reply
 from core.users import Ref
 from handlers.dispatcher import Dispatcher
@@ -355,6 +357,30 @@ class WeChatChannel:
             return False
         result = await self.outbound.deliver(ref.external_id, list(replies), important=important)
         return not result.unreachable
+
+    # -- the delivery engine's lane ---------------------------------------------------------------
+
+    def limits(self, *, paid: bool) -> SendLimits:
+        """WeChat publishes no per-second limit for customer-service messages; the window and quota rule."""
+        return SendLimits(f"wechat:{self.config.app_id}", per_second=50.0, per_chat=QUOTA)
+
+    async def send_bulk(
+        self, ref: Ref, replies: Sequence[Reply], *, paid: bool = False, important: str | None = None
+    ) -> SendResult:
+        """One delivery row: sent now, or kept in the outbox until the user's window opens (never lost)."""
+        if ref.channel != "wechat":
+            return SendResult(Outcome.FAILED, "not a WeChat identity")
+        try:
+            result = await self.outbound.deliver(ref.external_id, list(replies), important=important)
+        except WeChatAPIError as exc:
+            return SendResult(Outcome.RETRY, str(exc))
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return SendResult(Outcome.RETRY, type(exc).__name__)
+        if result.unreachable:
+            return SendResult(Outcome.BLOCKED, "unfollowed")
+        if result.deferred:
+            return SendResult(Outcome.DEFERRED, "outside the 48-hour window or over the quota")
+        return SendResult(Outcome.SENT)
 
     async def _deliver_notice(self, openid: str, replies: list[Reply], important: str | None) -> None:
         await self.outbound.deliver(openid, replies, important=important)

@@ -105,3 +105,36 @@ async def test_hostile_xml_is_refused(
         assert status == 400
         async with wx.app.uow() as uow:
             assert await uow.users.get_by_ref(Ref("wechat", "oUser_0000000001")) is None
+
+
+async def test_a_broadcast_row_outside_the_window_is_deferred_then_released(wx: WxHarness, clock: FrozenClock) -> None:
+    from core.delivery import CampaignKind, CampaignStatus, DeliveryStatus, NewDelivery
+    from jobs.delivery import DeliveryEngine
+
+    ann = wx.user()
+    await ann.say("/start")
+    clock.set(clock.now() + timedelta(hours=49))  # the 48-hour window has closed
+    async with wx.app.uow() as uow:
+        user = await uow.users.get_by_ref(Ref("wechat", ann.openid))
+        assert user is not None
+        campaign = await uow.deliveries.create_campaign(
+            kind=CampaignKind.BROADCAST,
+            creator_id=None,
+            audience="all",
+            channel="wechat",
+            replies=[TextReply("New course out today!")],
+            paid=False,
+            now=clock.now(),
+            status=CampaignStatus.RUNNING,
+        )
+        key = f"b:{campaign.id}:{user.id}"
+        await uow.deliveries.add([NewDelivery(key, Ref("wechat", ann.openid), user.id, clock.now(), campaign.id)])
+        await uow.commit()
+    engine = DeliveryEngine(wx.app.uow, clock, {"wechat": wx.channel})
+    assert await engine.run_once() == 1
+    async with wx.app.uow() as uow:
+        row = await uow.deliveries.by_key(key)
+    assert row is not None and row.status is DeliveryStatus.DEFERRED
+    assert "New course out today!" not in ann.texts()
+    await ann.say("/help")  # the window reopens: the broadcast follows the reply
+    assert "New course out today!" in ann.texts()
