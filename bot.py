@@ -43,6 +43,7 @@ from storage.media_files_repo import SqlFileIds
 from storage.uow import SqlUnitOfWorkFactory
 
 if TYPE_CHECKING:
+    from bots.telegram.bulk import TelegramBulkSender
     from bots.telegram.channel import TelegramChannel, TelegramConfig
     from bots.telegram.checkout_desk import DeskParts
     from bots.wechat.channel import WeChatChannel
@@ -265,15 +266,30 @@ async def wechat_command(app: App, args: argparse.Namespace) -> None:
         await wx.api.close()
 
 
-def delivery_engine(app: App) -> DeliveryEngine:
-    """The delivery engine with every channel that can send in bulk."""
+def delivery_engine(app: App) -> tuple[DeliveryEngine, list[TelegramBulkSender]]:
+    """The delivery engine with every channel that can send in bulk (Telegram's bulk lane must be started)."""
     from jobs.delivery import DeliveryEngine
 
+    s = app.settings
     senders: dict[str, BulkSender] = {}
+    lanes: list[TelegramBulkSender] = []
+    if app.telegram is not None:
+        from bots.telegram.bulk import TelegramBulkSender
+
+        bulk = TelegramBulkSender.from_config(
+            app.telegram.config,
+            kv=app.kv,
+            files=SqlFileIds(app.db.sessions),
+            clock=app.clock,
+            codec=app.telegram.codec,
+            per_second=s.telegram_bulk_rate,
+            paid_per_second=s.telegram_paid_rate,
+        )
+        senders["telegram"] = bulk
+        lanes.append(bulk)
     if app.wechat is not None:
         senders["wechat"] = app.wechat
-    s = app.settings
-    return DeliveryEngine(
+    engine = DeliveryEngine(
         app.uow,
         app.clock,
         senders,
@@ -281,6 +297,7 @@ def delivery_engine(app: App) -> DeliveryEngine:
         batch=s.delivery_batch,
         lease=timedelta(seconds=s.delivery_lease_seconds),
     )
+    return engine, lanes
 
 
 def readiness_probe(app: App) -> ReadinessProbe:
@@ -343,8 +360,11 @@ async def serve(app: App, role: str) -> None:
         scheduler.start()
         log.info("scheduler started")
     engine_task: asyncio.Task[None] | None = None
+    bulk_senders: list[TelegramBulkSender] = []
     if role in ("all", "worker"):
-        engine = delivery_engine(app)
+        engine, bulk_senders = delivery_engine(app)
+        for bulk in bulk_senders:
+            await bulk.start()
         engine_task = asyncio.ensure_future(engine.run(stop))
         if tg is None and wx is None:
             log.info("worker ready (no channel with credentials is configured)")
@@ -356,6 +376,8 @@ async def serve(app: App, role: str) -> None:
     log.info("shutting down")
     if engine_task is not None:
         await engine_task  # finishes its round: outcomes of sends in flight are recorded
+    for bulk in bulk_senders:
+        await bulk.stop()
     if scheduler is not None:
         scheduler.shutdown(wait=False)
     if runner is not None:

@@ -10,6 +10,9 @@
 * Paid content is sent with ``protect_content`` (configurable).
 * Invoices: ``sendInvoice`` (Stars: XTR, one price, no provider token), or a
   ``createInvoiceLink`` with ``subscription_period`` for memberships that renew.
+* The bulk lane (:mod:`bots.telegram.bulk`) renders with its own instance:
+  ``retry_flood=False`` raises a 429 at once (the delivery engine reschedules),
+  and while :data:`PAID` is set every send carries ``allow_paid_broadcast``.
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ from __future__ import annotations
 import html
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from telegram import (
     Bot,
@@ -53,9 +57,14 @@ from core.clock import Clock
 from core.money import STARS
 from core.replies import Button, InvoiceReply, MediaReply, Reply, TextReply
 
-__all__ = ["FileIdStore", "RenderConfig", "Renderer"]
+__all__ = ["PAID", "FileIdStore", "RenderConfig", "Renderer"]
 
 log = logging.getLogger(__name__)
+
+#: True while a paid broadcast is being sent (set by the bulk sender around one send): every send call
+#: then carries ``allow_paid_broadcast`` (up to 1000 messages/s, paid in Stars).
+PAID: ContextVar[bool] = ContextVar("telegram_paid_broadcast", default=False)
+T = TypeVar("T")
 _TAG = re.compile(r"<[^>]*>")
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 _GROUPS = {
@@ -103,15 +112,37 @@ def _title(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-class Renderer:
-    """Sends replies to one chat. Raises ``telegram.error.Forbidden`` when the user blocked the bot."""
+def _paid() -> bool | None:
+    """``allow_paid_broadcast`` for a send call: True inside a paid broadcast, else left out (None)."""
+    return True if PAID.get() else None
 
-    def __init__(self, bot: Bot, codec: CallbackCodec, files: FileIdStore, config: RenderConfig, clock: Clock) -> None:
+
+class Renderer:
+    """Sends replies to one chat. Raises ``telegram.error.Forbidden`` when the user blocked the bot.
+
+    ``retry_flood=False``: a 429 raises ``telegram.error.RetryAfter`` at once instead of waiting and
+    retrying (network errors are still retried).
+    """
+
+    def __init__(
+        self,
+        bot: Bot,
+        codec: CallbackCodec,
+        files: FileIdStore,
+        config: RenderConfig,
+        clock: Clock,
+        *,
+        retry_flood: bool = True,
+    ) -> None:
         self.bot = bot
         self.codec = codec
         self.files = files
         self.config = config
         self._clock = clock
+        self._retry_flood = retry_flood
+
+    async def _call(self, fn: Callable[[], Awaitable[T]], *, what: str) -> T:
+        return await retry.call(fn, what=what, retry_flood=self._retry_flood)
 
     @property
     def _sender(self) -> str:
@@ -187,13 +218,14 @@ class Renderer:
             "reply_markup": markup,
             "protect_content": protect or None,
             "link_preview_options": _NO_PREVIEW if self.config.disable_previews else None,
+            "allow_paid_broadcast": _paid(),
         }
 
         async def send_html() -> object:
             return await self._raw("sendMessage", dict(data))
 
         try:
-            await retry.call(send_html, what="sendMessage")
+            await self._call(send_html, what="sendMessage")
         except BadRequest as exc:
             if "parse entities" not in exc.message:
                 raise
@@ -201,10 +233,16 @@ class Renderer:
             plain = _plain(chunk)
 
             async def send_plain() -> object:
-                data = {"chat_id": chat_id, "text": plain, "reply_markup": markup, "protect_content": protect or None}
+                data = {
+                    "chat_id": chat_id,
+                    "text": plain,
+                    "reply_markup": markup,
+                    "protect_content": protect or None,
+                    "allow_paid_broadcast": _paid(),
+                }
                 return await self._raw("sendMessage", data)
 
-            await retry.call(send_plain, what="sendMessage")
+            await self._call(send_plain, what="sendMessage")
 
     async def _edit(self, chat_id: int, message_id: int, reply: TextReply) -> bool:
         chunks = split_html(self._html(reply), TEXT_LIMIT)
@@ -225,7 +263,7 @@ class Renderer:
             return await self._raw("editMessageText", dict(data))
 
         try:
-            await retry.call(edit, what="editMessageText")
+            await self._call(edit, what="editMessageText")
         except BadRequest as exc:
             if "not modified" in exc.message:
                 return True
@@ -266,8 +304,15 @@ class Renderer:
         method = getattr(self.bot, f"send_{reply.kind.value}")
 
         async def send(media: object) -> TgMessage:
-            return await retry.call(
-                lambda: method(chat_id, media, caption=caption, parse_mode=ParseMode.HTML, protect_content=protect),
+            return await self._call(
+                lambda: method(
+                    chat_id,
+                    media,
+                    caption=caption,
+                    parse_mode=ParseMode.HTML,
+                    protect_content=protect,
+                    allow_paid_broadcast=_paid(),
+                ),
                 what=f"send_{reply.kind.value}",
             )
 
@@ -302,10 +347,12 @@ class Renderer:
             items.append(_INPUT_MEDIA[r.kind](media, caption=caption, parse_mode=ParseMode.HTML))  # type: ignore[arg-type]
 
         async def send() -> Sequence[TgMessage]:
-            return await self.bot.send_media_group(chat_id, items, protect_content=protect)
+            return await self.bot.send_media_group(
+                chat_id, items, protect_content=protect, allow_paid_broadcast=_paid()
+            )
 
         try:
-            messages = await retry.call(send, what="sendMediaGroup")
+            messages = await self._call(send, what="sendMediaGroup")
         except BadRequest as exc:
             log.warning("album refused (%s); sending the items one by one", exc.message)
             for r in group:
@@ -329,7 +376,7 @@ class Renderer:
         prices = [LabeledPrice(_title(reply.title, 32), reply.price.amount)]
         token = "" if currency == STARS else self.config.provider_token
         if reply.subscription_days:
-            link = await retry.call(
+            link = await self._call(
                 lambda: self.bot.create_invoice_link(
                     title,
                     description,
@@ -347,7 +394,7 @@ class Renderer:
         pay = [[InlineKeyboardButton(reply.pay_label[:64] or title, pay=True)]]
         extra = await self.keyboard(reply.buttons, chat_id)
         markup = InlineKeyboardMarkup(pay + [list(r) for r in (extra.inline_keyboard if extra else ())])
-        await retry.call(
+        await self._call(
             lambda: self.bot.send_invoice(
                 chat_id,
                 title,
@@ -357,6 +404,7 @@ class Renderer:
                 prices,
                 provider_token=token or None,
                 reply_markup=markup,
+                allow_paid_broadcast=_paid(),
             ),
             what="sendInvoice",
         )

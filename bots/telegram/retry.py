@@ -1,6 +1,8 @@
 """Calling the Bot API without letting transient failures reach the user.
 
-* 429 (``RetryAfter``): wait as long as Telegram says (capped), then retry.
+* 429 (``RetryAfter``): wait as long as Telegram says (capped), then retry;
+  with ``retry_flood=False`` (the bulk lane, which reports the flood and lets
+  the delivery engine reschedule) it is raised at once.
 * network errors, timeouts and 5xx (PTB raises ``NetworkError``): retry with
   exponential backoff.
 * 400 (``BadRequest``) and 403 (``Forbidden``) are answers, not glitches:
@@ -18,7 +20,7 @@ from typing import TypeVar
 
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 
-__all__ = ["MAX_RETRY_AFTER", "call"]
+__all__ = ["MAX_RETRY_AFTER", "call", "retry_after_seconds"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -29,8 +31,18 @@ def _seconds(value: int | float | timedelta) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
-async def call(fn: Callable[[], Awaitable[T]], *, what: str, attempts: int = 4, backoff: float = 0.25) -> T:
-    """Run ``fn`` (one API call), retrying 429s and network failures; the last failure is raised."""
+def retry_after_seconds(exc: RetryAfter) -> float:
+    """How long Telegram asked to wait, in seconds (an int today, a timedelta in a future PTB)."""
+    with warnings.catch_warnings():  # PTB 22 warns that retry_after will become a timedelta
+        warnings.simplefilter("ignore")
+        return _seconds(exc.retry_after)
+
+
+async def call(
+    fn: Callable[[], Awaitable[T]], *, what: str, attempts: int = 4, backoff: float = 0.25, retry_flood: bool = True
+) -> T:
+    """Run ``fn`` (one API call), retrying 429s (unless ``retry_flood`` is False) and network failures;
+    the last failure is raised."""
     delay = backoff
     for attempt in range(1, attempts + 1):
         try:
@@ -38,9 +50,9 @@ async def call(fn: Callable[[], Awaitable[T]], *, what: str, attempts: int = 4, 
         except (BadRequest, Forbidden):
             raise
         except RetryAfter as exc:
-            with warnings.catch_warnings():  # PTB 22 warns that retry_after will become a timedelta
-                warnings.simplefilter("ignore")
-                wait = _seconds(exc.retry_after)
+            if not retry_flood:
+                raise
+            wait = retry_after_seconds(exc)
             if attempt == attempts or wait > MAX_RETRY_AFTER:
                 raise
             log.warning("%s: flood control, retrying in %.1f s", what, wait)

@@ -28,17 +28,18 @@ only (no channels, topics, inline mode, business or games); ``inline_message_id`
 edits are refused; message ids are per chat counters; files are kept in
 memory and "downloaded" from URLs without fetching them; the 10 s
 pre-checkout deadline is ``pre_checkout_timeout`` (real seconds, or the
-injected clock, whichever passes first); there is no flood control except
-what ``fail_next`` injects; webhook deliveries that still fail after the
+injected clock, whichever passes first); flood control is off unless turned
+on (``flood=FloodControl()`` or ``set_flood()``, see
+:mod:`fakes.telegram_flood`), and ``fail_next`` injects single 429s; webhook deliveries that still fail after the
 retries are dropped (recorded in ``webhook_errors``).  HTML validation is
 stricter than Telegram (see :mod:`fakes.telegram_html`); set ``strict_html``
 to False for tdlib's leniency with stray ``&`` and ``>``.
 
 Layout: this module holds the server, update delivery and text messages; the
-bot's settings, files, payments and groups live in the mixins
+bot's settings, files, payments, groups and flood control live in the mixins
 :mod:`fakes.telegram_settings`, :mod:`fakes.telegram_media`,
-:mod:`fakes.telegram_payments` and :mod:`fakes.telegram_chats` (each with its
-own guarantees); :mod:`fakes.telegram_common` has the shared validation.
+:mod:`fakes.telegram_payments`, :mod:`fakes.telegram_chats` and
+:mod:`fakes.telegram_flood` (each with its own guarantees); :mod:`fakes.telegram_common` has the shared validation.
 """
 
 from __future__ import annotations
@@ -73,13 +74,14 @@ from fakes.telegram_common import (
     get_str,
     markup_key,
 )
+from fakes.telegram_flood import FloodControl, FloodMixin
 from fakes.telegram_html import utf16_len
 from fakes.telegram_media import MediaMixin
 from fakes.telegram_payments import PaymentsMixin
 from fakes.telegram_settings import SettingsMixin
 from yarl import URL
 
-__all__ = ["ApiError", "FakeBotAPI", "InviteLinkRefused"]
+__all__ = ["ApiError", "FakeBotAPI", "FloodControl", "InviteLinkRefused"]
 
 #: update types Telegram leaves out when ``allowed_updates`` is not given (or empty).
 DEFAULT_EXCLUDED_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
@@ -122,7 +124,7 @@ class _Failure:
     description: str | None
 
 
-class FakeBotAPI(SettingsMixin, MediaMixin, PaymentsMixin, ChatsMixin):
+class FakeBotAPI(SettingsMixin, MediaMixin, PaymentsMixin, ChatsMixin, FloodMixin):
     """An in-process Telegram Bot API server; see the module docstring for what it guarantees."""
 
     def __init__(
@@ -132,6 +134,7 @@ class FakeBotAPI(SettingsMixin, MediaMixin, PaymentsMixin, ChatsMixin):
         bot_id: int = 123456,
         username: str = "ks_test_bot",
         clock: Callable[[], datetime] | None = None,
+        flood: FloodControl | None = None,
     ) -> None:
         self.token = token
         self.bot_id = bot_id
@@ -155,7 +158,8 @@ class FakeBotAPI(SettingsMixin, MediaMixin, PaymentsMixin, ChatsMixin):
         }
         self.users: dict[int, dict[str, Any]] = {}
         self.started: set[int] = set()
-        self.blocked: set[int] = set()
+        self.blocked: set[int] = set()  # users who blocked the bot: sends are 403
+        self.deactivated: set[int] = set()  # deleted accounts: sends are 403 "user is deactivated"
         # what the bot did
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.errors: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
@@ -189,6 +193,7 @@ class FakeBotAPI(SettingsMixin, MediaMixin, PaymentsMixin, ChatsMixin):
         MediaMixin.__init__(self)
         PaymentsMixin.__init__(self)
         ChatsMixin.__init__(self)
+        FloodMixin.__init__(self, flood)
 
     # ================================================================ lifecycle
 
@@ -274,8 +279,12 @@ class FakeBotAPI(SettingsMixin, MediaMixin, PaymentsMixin, ChatsMixin):
         handler = getattr(self, f"_m_{method.lower()}", None)
         if handler is None:
             return self._error(method, recorded, ApiError(404, "Not Found: method not found"))
+        too_many = self._flood_check(method, params)
+        if too_many is not None:
+            return self._error(method, recorded, too_many)
         failure = self._take_failure(method)
         if failure is not None:
+            self._flood_forced(method, params, failure)
             return self._error(method, recorded, failure)
         try:
             result = handler(params, files, recorded)
@@ -286,6 +295,7 @@ class FakeBotAPI(SettingsMixin, MediaMixin, PaymentsMixin, ChatsMixin):
         except Exception as exc:  # a bug in the fake: make it loud
             self.internal_errors.append(traceback.format_exc())
             return self._error(method, recorded, ApiError(500, f"Internal Server Error: fake crashed: {exc!r}"))
+        self._flood_sent(method, params)
         return web.json_response({"ok": True, "result": result}, dumps=_dumps)
 
     def _error(self, method: str, params: dict[str, Any], exc: ApiError) -> web.Response:
@@ -655,6 +665,8 @@ class FakeBotAPI(SettingsMixin, MediaMixin, PaymentsMixin, ChatsMixin):
             if self.members.get(chat_id, {}).get(self.bot_id) in (None, "left", "kicked"):
                 raise ApiError(403, f"Forbidden: bot is not a member of the {group['type']} chat")
             return self._group_chat(chat_id)
+        if chat_id > 0 and send and chat_id in self.deactivated:
+            raise ApiError(403, "Forbidden: user is deactivated")
         if chat_id > 0 and send and chat_id in self.blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
         if chat_id > 0 and chat_id in self.started:
