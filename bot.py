@@ -29,6 +29,7 @@ from bots.console import SANDBOX_PROVIDER, SandboxGateway
 from bots.notifier import ChannelNotifier
 from bots.web import ReadinessProbe, build_web_app
 from core.accounts import grant_role
+from core.broadcasts import tracked_replies
 from core.clock import Clock, SystemClock
 from core.config import Settings
 from core.course_import import CatalogImportError, load_catalog, stage_media
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from bots.telegram.channel import TelegramChannel, TelegramConfig
     from bots.telegram.checkout_desk import DeskParts
     from bots.wechat.channel import WeChatChannel
+    from core.delivery import Campaign
     from core.ports import BulkSender
     from jobs.delivery import DeliveryEngine
 
@@ -221,6 +223,44 @@ async def chat(app: App, *, user: str, lang: str) -> None:
     await channel.run(sys.stdin, interactive=interactive)
 
 
+async def broadcast_command(app: App, args: argparse.Namespace) -> None:
+    """``broadcast --audience … --text …``: the same draft, permission checks and engine as /broadcast."""
+    from core import broadcasts
+    from core.errors import UserFacingError
+    from core.i18n import translator
+
+    try:
+        ref = Ref.parse(args.actor) if args.actor else next(iter(app.settings.admin_refs()), None)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    if ref is None:
+        raise CliError("say who sends it: --as REF (an admin or creator), or set ADMINS")
+    t = translator("en")
+    now = app.clock.now()
+    try:
+        async with app.uow() as uow:
+            actor = await uow.users.get_by_ref(ref)
+            if actor is None:
+                raise CliError(f"{ref} has never used the bot; grant it a role first (python bot.py grant)")
+            draft = await broadcasts.draft(uow, actor, args.text, args.audience, args.channel, args.paid, now)
+            await uow.commit()
+        per = ", ".join(f"{n} on {c}" for c, n in sorted(draft.per_channel.items())) or "nobody"
+        print(f"broadcast {draft.campaign.id} reaches {draft.audience} people ({per})")
+        if draft.stars is not None:
+            print(f"paid broadcast: about {draft.stars} Stars")
+        if not args.yes:
+            answer = input("send it? [y/N] ") if sys.stdin.isatty() else ""
+            if answer.strip().lower() not in ("y", "yes"):
+                async with app.uow() as uow:
+                    await broadcasts.discard(uow, draft.campaign.id, actor, now)
+                    await uow.commit()
+                raise CliError("not sent (pass --yes to send without asking)")
+        total = await broadcasts.start(app.uow, draft.campaign.id, actor, app.clock.now())
+    except UserFacingError as exc:
+        raise CliError(t(exc.key, **exc.params)) from None
+    print(f"broadcast {draft.campaign.id}: {total} messages queued; workers send them (python bot.py run)")
+
+
 async def wechat_command(app: App, args: argparse.Namespace) -> None:
     """``wechat menu sync|show`` and ``wechat qrcode --course SLUG | --referral CODE``."""
     import json
@@ -269,6 +309,7 @@ async def wechat_command(app: App, args: argparse.Namespace) -> None:
 def delivery_engine(app: App) -> tuple[DeliveryEngine, list[TelegramBulkSender]]:
     """The delivery engine with every channel that can send in bulk (Telegram's bulk lane must be started)."""
     from jobs.delivery import DeliveryEngine
+    from jobs.drip import lesson_resolver
 
     s = app.settings
     senders: dict[str, BulkSender] = {}
@@ -293,11 +334,30 @@ def delivery_engine(app: App) -> tuple[DeliveryEngine, list[TelegramBulkSender]]
         app.uow,
         app.clock,
         senders,
+        tracked=tracked_replies,
+        resolvers={"lesson": lesson_resolver(app.uow, app.clock)},
+        on_campaign_done=partial(_report_campaign, app),
         concurrency=s.delivery_concurrency,
         batch=s.delivery_batch,
         lease=timedelta(seconds=s.delivery_lease_seconds),
     )
     return engine, lanes
+
+
+async def _report_campaign(app: App, campaign: Campaign) -> None:
+    """A broadcast ended: its creator gets the final report (delivered, failed, blocked, skipped, clicks)."""
+    from core.broadcasts import progress_of
+    from core.delivery import CampaignKind
+    from core.i18n import translator
+    from handlers.broadcast import report_replies
+
+    if campaign.kind is not CampaignKind.BROADCAST or campaign.creator_id is None:
+        return
+    async with app.uow() as uow:
+        creator = await uow.users.get(campaign.creator_id)
+        progress = await progress_of(uow, campaign, app.clock.now())
+    if creator is not None:
+        await app.notifier.notify(creator.id, report_replies(translator(creator.lang), campaign, progress))
 
 
 def readiness_probe(app: App) -> ReadinessProbe:
@@ -342,12 +402,17 @@ async def serve(app: App, role: str) -> None:
         # A webhook arrives at the web role (listening by now); long polling runs in the worker role.
         await tg.start()
     if role in ("all", "scheduler"):
+        import hashlib
+
+        from jobs.scheduler import LeadingScheduler
+
         ledger = None
         if tg is not None:
             from bots.telegram.ledger import StarLedger
 
             ledger = StarLedger(tg.bot)
-        scheduler = build_scheduler(
+        jobs = partial(
+            build_scheduler,
             app.uow,
             app.clock,
             app.kv,
@@ -356,9 +421,14 @@ async def serve(app: App, role: str) -> None:
             ledger=ledger,
             settings=app.settings,
             wechat_pay=wx.reconcile if wx is not None and wx.desk is not None else None,
+            deliver_on=[name for name, on in (("telegram", tg), ("wechat", wx)) if on is not None],
+            rollup=True,
         )
-        scheduler.start()
-        log.info("scheduler started")
+        # Only the leader runs the jobs: one per database, whichever scheduler process holds the lock
+        # (with the in-process store, i.e. one process, that is this one at once).
+        deployment = hashlib.sha256(app.settings.database_url.encode()).hexdigest()[:16]
+        scheduler = LeadingScheduler(jobs, app.uow, app.kv, name=f"scheduler:{deployment}")
+        await scheduler.start()
     engine_task: asyncio.Task[None] | None = None
     bulk_senders: list[TelegramBulkSender] = []
     if role in ("all", "worker"):
@@ -416,6 +486,15 @@ def parser() -> argparse.ArgumentParser:
     qr.add_argument(
         "--days", type=int, default=None, help="temporary code valid this many days (1-30); default: permanent"
     )
+    b = sub.add_parser("broadcast", help="send a message to an audience through the delivery engine")
+    b.add_argument(
+        "--audience", required=True, help="all | course:<slug> | plan:<slug> | inactive:<days> | lang:<zh|en>"
+    )
+    b.add_argument("--text", required=True, help="the message (Markdown)")
+    b.add_argument("--channel", choices=("telegram", "wechat", "console"), default=None, help="only this messenger")
+    b.add_argument("--paid", action="store_true", help="Telegram allow_paid_broadcast: up to 1000 msg/s, costs Stars")
+    b.add_argument("--as", dest="actor", default=None, help="send as this REF (default: the first of ADMINS)")
+    b.add_argument("--yes", action="store_true", help="don't ask for confirmation")
     g = sub.add_parser("grant", help="give a user a role")
     g.add_argument("ref", help="telegram:<user_id>, wechat:<openid> or console:<id>")
     g.add_argument("role", help="learner, creator or admin")
@@ -437,7 +516,8 @@ async def main_async(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         auto_migrate = settings.is_sqlite or args.command == "demo"
         await prepare(
-            app, migrate=auto_migrate and args.command in ("demo", "run", "chat", "import", "grant", "wechat")
+            app,
+            migrate=auto_migrate and args.command in ("demo", "run", "chat", "import", "grant", "wechat", "broadcast"),
         )
         if args.command == "demo":
             await import_path(app, DEMO_CATALOG)
@@ -450,6 +530,8 @@ async def main_async(args: argparse.Namespace, settings: Settings) -> int:
                 f"imported {args.path}: courses {s.courses_created} new, {s.courses_updated} updated; "
                 f"plans {s.plans_created} new, {s.plans_updated} updated; {s.lessons} lessons"
             )
+        elif args.command == "broadcast":
+            await broadcast_command(app, args)
         elif args.command == "wechat":
             await wechat_command(app, args)
         elif args.command == "grant":

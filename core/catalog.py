@@ -137,6 +137,7 @@ class Course:
     free_lesson_count: int = 0
     published: bool = True
     cover_path: str | None = None
+    creator: str | None = None  # the REF of the creator who owns it (``telegram:123``): whom it lets broadcast
 
     @property
     def is_free(self) -> bool:
@@ -155,6 +156,7 @@ class Plan:
     price: Price = field(default_factory=Price)
     published: bool = True
     community_chat: str | None = None  # a paid Telegram group/channel that members may join
+    creator: str | None = None  # the REF of the creator who owns it (see Course.creator)
 
     def includes(self, course_id: int) -> bool:
         return self.includes_all or course_id in self.course_ids

@@ -44,7 +44,8 @@ from core.import_issues import CatalogImportError, ImportIssue, read_text, toml_
 from core.lesson_files import LESSONS_DIR as LESSONS_DIR
 from core.lesson_files import ImportContext, read_lessons, resolve_media
 from core.media_store import stage_media
-from core.toml_fields import MAX_CATEGORY, MAX_PERIOD_DAYS, MAX_TITLE, Fields, read_price, read_slug
+from core.toml_fields import MAX_CATEGORY, MAX_CREATOR, MAX_PERIOD_DAYS, MAX_TITLE, Fields, read_price, read_slug
+from core.users import Ref
 
 __all__ = [
     "LANGUAGES",
@@ -72,9 +73,20 @@ _COURSE_KEYS = (
     "published",
     "price",
     "drip",
+    "creator",
 )
 _DRIP_KEYS = ("mode", "hour")
-_PLAN_KEYS = ("slug", "title", "description", "period_days", "includes", "price", "published", "telegram_chat")
+_PLAN_KEYS = (
+    "slug",
+    "title",
+    "description",
+    "period_days",
+    "includes",
+    "price",
+    "published",
+    "telegram_chat",
+    "creator",
+)
 #: A Telegram chat id: private groups and channels have numeric ids like -1001234567890.
 _CHAT_ID = re.compile(r"^-?[1-9][0-9]{4,19}$")
 _IMAGE_KINDS = frozenset({MediaKind.PHOTO})
@@ -117,6 +129,7 @@ def _course(ctx: ImportContext, course_dir: Path) -> tuple[str | None, CourseSpe
     if language and language not in LANGUAGES:
         f.error("language", f"unknown language {language!r} (use {' or '.join(LANGUAGES)})")
     published = f.flag("published", True)
+    creator = _creator(f)
 
     cover: MediaSpec | None = None
     cover_ref = f.text("cover")
@@ -169,6 +182,7 @@ def _course(ctx: ImportContext, course_dir: Path) -> tuple[str | None, CourseSpe
         lessons=lessons,
         published=published,
         cover=cover,
+        creator=creator,
     )
     return slug, spec
 
@@ -198,6 +212,7 @@ def _plans(ctx: ImportContext, path: Path, course_slugs: set[str]) -> list[PlanS
         period = f.integer("period_days", minimum=1, maximum=MAX_PERIOD_DAYS, required=True)
         published = f.flag("published", True)
         community = _community_chat(f)
+        creator = _creator(f)
 
         includes_all = False
         included: list[str] = []
@@ -243,6 +258,7 @@ def _plans(ctx: ImportContext, path: Path, course_slugs: set[str]) -> list[PlanS
                 price=price,
                 published=published,
                 community_chat=community,
+                creator=creator,
             )
         )
     return plans
@@ -258,6 +274,20 @@ def _community_chat(f: Fields) -> str | None:
         f.error("telegram_chat", "must be a numeric Telegram chat id such as -1001234567890")
         return None
     return text.strip()
+
+
+def _creator(f: Fields) -> str | None:
+    """``creator``: the REF of the creator who owns the item (who may broadcast to its buyers), normalized."""
+    if not f.has("creator"):
+        return None
+    raw = f.text("creator", required=True, max_len=MAX_CREATOR)
+    if raw is None:
+        return None
+    try:
+        return str(Ref.parse(raw))
+    except ValueError:
+        f.error("creator", f"{raw!r} is not a REF (use telegram:<user_id>, wechat:<openid> or console:<id>)")
+        return None
 
 
 # --------------------------------------------------------------------------- public API

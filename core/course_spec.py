@@ -48,6 +48,7 @@ class CourseSpec:
     lessons: tuple[LessonSpec, ...]
     published: bool = True
     cover: MediaSpec | None = None
+    creator: str | None = None  # a normalized REF (``telegram:123``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,7 @@ class PlanSpec:
     price: Price
     published: bool = True
     community_chat: str | None = None
+    creator: str | None = None  # a normalized REF (``telegram:123``)
 
 
 @dataclass(frozen=True, slots=True)

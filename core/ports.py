@@ -8,11 +8,12 @@ One :class:`UnitOfWork` is one database transaction: leaving it without
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, Self
 
+from core.audiences import Audience, Scope
 from core.catalog import Course, Lesson, Plan
 from core.community import CommunityMember, MemberStatus
 from core.contacts import Contact, Platform
@@ -36,6 +37,7 @@ from core.subscriptions import Subscription
 from core.users import Ref, Role, User
 
 __all__ = [
+    "AudienceRepository",
     "BulkSender",
     "CatalogRepository",
     "CommunityGateway",
@@ -292,6 +294,7 @@ class DeliveryRepository(Protocol):
     async def finish_campaign(self, campaign_id: int, now: datetime) -> bool:
         """Running → done once nothing is pending; True only for the caller that made the change."""
         ...
+
     async def add(self, rows: Sequence[NewDelivery]) -> int:
         """Insert rows whose key is new; how many were inserted."""
         ...
@@ -321,6 +324,34 @@ class DeliveryRepository(Protocol):
     async def mutes(self, user_id: int) -> set[str]: ...
 
 
+class AudienceRepository(Protocol):
+    """Who an audience (:mod:`core.audiences`) reaches right now, counted or streamed.
+
+    Everyone counted or streamed has a reachable identity (on ``channel`` when given) and none
+    of ``scope.mute_scopes`` among their mutes; with ``scope.owner_refs`` set, only followers of
+    what those REFs own. One REF per user: the given channel's, else telegram, then wechat, then console.
+    """
+
+    async def count(self, audience: Audience, channel: str | None, scope: Scope, now: datetime) -> int: ...
+    async def count_by_channel(
+        self, audience: Audience, channel: str | None, scope: Scope, now: datetime
+    ) -> dict[str, int]:
+        """How many users each messenger would carry (by the REF :meth:`stream` picks)."""
+        ...
+
+    def stream(
+        self, audience: Audience, channel: str | None, scope: Scope, now: datetime, *, batch: int = 1000
+    ) -> AsyncIterator[list[tuple[int, Ref]]]:
+        """Batches of (user id, REF) in user id order, at most ``batch`` each (keyset pagination:
+        memory stays flat however large the audience). Each batch is its own query, so the caller
+        may write and commit between batches on the same unit of work."""
+        ...
+
+    async def senders(self, user_id: int, *, limit: int = 10) -> list[int]:
+        """Users whose broadcasts reached ``user_id``, most recent first (whom they may want to mute)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. ``async with uow:`` … ``await uow.commit()``."""
 
@@ -334,6 +365,7 @@ class UnitOfWork(Protocol):
     outbox: OutboxRepository
     contacts: ContactRepository
     deliveries: DeliveryRepository
+    audiences: AudienceRepository
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(self, *exc: object) -> None: ...
@@ -366,12 +398,27 @@ class KeyValueStore(Protocol):
         """Token bucket: ``rate`` tokens/s refill up to ``burst``; take ``cost`` if available."""
         ...
 
+    async def reserve(self, key: str, *, interval: float, max_wait: float) -> float | None:
+        """Book the next slot of a schedule with one slot every ``interval`` s (GCRA "virtual scheduling").
+
+        Returns the seconds to wait until the booked slot (0: now), or None, booking nothing, when that would
+        be more than ``max_wait``. Slots follow each other exactly ``interval`` apart whenever callers keep up,
+        so a caller that wakes a little late doesn't cost the schedule anything (a token bucket of one token
+        loses that time on every send), and no two slots are ever closer than ``interval``.
+        """
+        ...
+
     async def acquire_lock(self, key: str, ttl: float) -> str | None:
         """A token if the lock was free (it expires after ``ttl`` s), else None."""
         ...
 
     async def release_lock(self, key: str, token: str) -> bool:
         """Release only if ``token`` still holds it."""
+        ...
+
+    async def renew_lock(self, key: str, token: str, ttl: float) -> bool:
+        """Make the lock expire ``ttl`` s from now, only if ``token`` still holds it; False: it was lost
+        (expired, or taken by another). How a leader keeps a lock without ever holding one it lost."""
         ...
 
     async def get_state(self, key: str) -> dict[str, Any] | None: ...

@@ -37,6 +37,7 @@ from core.money import CURRENCY_EXPONENTS, STARS, Money
 __all__ = [
     "MAX_CAPTION",
     "MAX_CATEGORY",
+    "MAX_CREATOR",
     "MAX_LESSON_SLUG",
     "MAX_PERIOD_DAYS",
     "MAX_TITLE",
@@ -52,6 +53,7 @@ MAX_CATEGORY = 64
 MAX_LESSON_SLUG = 120
 MAX_CAPTION = 1024
 MAX_PERIOD_DAYS = 3660
+MAX_CREATOR = 80  # a creator REF (``wechat:<openid>``)
 
 _PRICE_KEYS = ("amount", "currency", "stars")
 

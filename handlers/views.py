@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from core.catalog import Course, DripMode, Lesson
 from core.entitlements import Access, AccessDecision
+from core.i18n import Translator
 from core.learning import NextKind, NextLesson
 from core.replies import Button, MediaReply, Reply, TextReply
 from handlers.actions import A
@@ -19,6 +20,7 @@ from handlers.context import Ctx
 __all__ = [
     "charge_label",
     "course_card",
+    "lesson_messages",
     "lesson_replies",
     "locked_replies",
     "next_replies",
@@ -87,7 +89,11 @@ def share_link(ctx: Ctx, course: Course) -> str:
 
 def lesson_replies(ctx: Ctx, course: Course, lesson: Lesson, total: int) -> list[Reply]:
     """A lesson as messages: the Markdown text, its media, then the actions."""
-    t = ctx.t
+    return lesson_messages(ctx.t, course, lesson, total)
+
+
+def lesson_messages(t: Translator, course: Course, lesson: Lesson, total: int) -> list[Reply]:
+    """:func:`lesson_replies` without a chat context: what a drip push sends (it needs only the language)."""
     paid = not lesson.free and not course.is_free
     header = t("lesson.header", course=course.title, n=lesson.position + 1, total=total, title=lesson.title)
     out: list[Reply] = [TextReply(f"{header}\n\n{lesson.body}", markdown=True, protect=paid)]

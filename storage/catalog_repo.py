@@ -177,6 +177,7 @@ class SqlCatalog:
         row.drip_mode, row.drip_hour = spec.drip_mode.value, spec.drip_hour
         row.cover_path = media_paths[spec.cover.sha256] if spec.cover else None
         row.published, row.updated_at = spec.published, now
+        row.creator = spec.creator
         self.s.add(row)
         await self.s.flush()
         assert row.id is not None
@@ -229,6 +230,7 @@ class SqlCatalog:
         row.price_currency = fiat.currency if fiat else None
         row.price_stars = spec.price.stars
         row.community_chat = spec.community_chat
+        row.creator = spec.creator
         row.published, row.updated_at = spec.published, now
         self.s.add(row)
         await self.s.flush()

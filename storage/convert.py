@@ -66,6 +66,7 @@ def course(row: CourseRow, lesson_count: int = 0, free_count: int = 0) -> Course
         free_lesson_count=free_count,
         published=row.published,
         cover_path=row.cover_path,
+        creator=row.creator,
     )
 
 
@@ -96,6 +97,7 @@ def plan(row: PlanRow, course_ids: frozenset[int]) -> Plan:
         price=price(row.price_amount, row.price_currency, row.price_stars),
         published=row.published,
         community_chat=row.community_chat,
+        creator=row.creator,
     )
 
 

@@ -27,7 +27,9 @@ The contract:
   (``(cost - tokens) / rate``). ``rate > 0``, ``burst >= 1`` and
   ``1 <= cost <= burst`` (else ValueError).
 * ``acquire_lock`` returns a random token (None while held); only that
-  token releases it, and it expires after ``ttl`` anyway.
+  token releases it, and it expires after ``ttl`` anyway. ``renew_lock``
+  sets a held lock to expire ``ttl`` from now, only for the token holding
+  it (False once it expired or another took it: the holder lost it).
 * State is a JSON object, stored encoded: what comes back is a fresh copy
   with JSON semantics (tuples become lists, keys become strings). Values JSON
   cannot encode raise TypeError (ValueError for NaN and cycles) and store
@@ -51,7 +53,8 @@ a hash, using the server's ``TIME`` rather than the caller's clock so
 processes with skewed clocks agree, and expiring the hash once the bucket
 would be full again (plus a margin) so idle buckets vanish; ``release_lock``
 is a Lua compare-and-delete, so a holder whose lock expired and was taken by
-another cannot delete the new holder's lock.
+another cannot delete the new holder's lock; ``renew_lock`` is a Lua
+compare-and-``PEXPIRE`` for the same reason.
 
 Redis failures: sockets time out after ``socket_timeout`` seconds, so an
 unreachable Redis fails fast instead of hanging a handler. Operations then
@@ -89,6 +92,7 @@ _DEDUP = "dedup:"
 _RATE = "rate:"
 _LOCK = "lock:"
 _STATE = "state:"
+_SLOT = "slot:"
 
 # An idle bucket is dropped this long after it would be full again (a full
 # bucket and a missing one mean the same thing).
@@ -129,6 +133,11 @@ def _ttl_ms(ttl: float) -> int:
     if not (math.isfinite(ttl) and ttl > 0):
         raise ValueError(f"ttl must be a positive number of seconds, got {ttl!r}")
     return max(1, math.ceil(ttl * 1000))
+
+
+def _check_slot(interval: float, max_wait: float) -> None:
+    if not interval > 0 or max_wait < 0:
+        raise ValueError(f"a schedule needs interval > 0 and max_wait >= 0, got {interval} and {max_wait}")
 
 
 def _check_bucket(rate: float, burst: int, cost: int) -> None:
@@ -231,6 +240,18 @@ class MemoryKeyValueStore:
         self._entries[full] = _Entry(expires_at, _Bucket(tokens, now))
         return decision
 
+    async def reserve(self, key: str, *, interval: float, max_wait: float) -> float | None:
+        _check_slot(interval, max_wait)
+        now = self._tick()
+        full = self._ns + _SLOT + key
+        entry = self._live(full, now)
+        slot = max(float(entry.value), now) if entry is not None else now
+        wait = slot - now
+        if wait > max_wait:
+            return None
+        self._entries[full] = _Entry(slot + interval + _BUCKET_IDLE_MARGIN_S, slot + interval)
+        return wait
+
     async def acquire_lock(self, key: str, ttl: float) -> str | None:
         seconds = _ttl_ms(ttl) / 1000
         now = self._tick()
@@ -248,6 +269,15 @@ class MemoryKeyValueStore:
         if entry is None or entry.value != token:
             return False
         del self._entries[full]
+        return True
+
+    async def renew_lock(self, key: str, token: str, ttl: float) -> bool:
+        seconds = _ttl_ms(ttl) / 1000
+        now = self._tick()
+        entry = self._live(self._ns + _LOCK + key, now)
+        if entry is None or entry.value != token:
+            return False
+        entry.expires_at = now + seconds
         return True
 
     async def get_state(self, key: str) -> dict[str, Any] | None:
@@ -299,6 +329,20 @@ class MemoryKeyValueStore:
 
 # KEYS[1] bucket hash; ARGV rate (tokens/s), burst, cost, idle margin (ms).
 # Returns {1 or 0, retry_after as a string} (Lua numbers become integers in replies).
+_RESERVE_LUA = """
+-- GCRA virtual scheduling: KEYS[1] holds the next free slot (µs, Redis clock). Returns the wait in µs, or -1.
+local interval = tonumber(ARGV[1])
+local max_wait = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local slot = tonumber(redis.call('GET', KEYS[1])) or now
+if slot < now then slot = now end
+local wait = slot - now
+if wait > max_wait then return -1 end
+redis.call('SET', KEYS[1], string.format('%.0f', slot + interval), 'PX', math.ceil((wait + interval) / 1000) + 1000)
+return wait
+"""
+
 _TAKE_LUA = """
 if redis.replicate_commands then redis.replicate_commands() end
 local rate = tonumber(ARGV[1])
@@ -340,6 +384,14 @@ end
 return 0
 """
 
+# KEYS[1] lock; ARGV[1] token, ARGV[2] ttl (ms). 1 if the token holds it (now expiring after ttl), else 0.
+_RENEW_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
 
 class RedisKeyValueStore:
     """A :class:`core.ports.KeyValueStore` on one Redis (URL: ``redis://``, ``rediss://``, ``unix://``)."""
@@ -366,6 +418,8 @@ class RedisKeyValueStore:
         )
         self._take = self._client.register_script(_TAKE_LUA)
         self._release = self._client.register_script(_RELEASE_LUA)
+        self._renew = self._client.register_script(_RENEW_LUA)
+        self._reserve = self._client.register_script(_RESERVE_LUA)
 
     @property
     def namespace(self) -> str:
@@ -385,6 +439,13 @@ class RedisKeyValueStore:
             return RateDecision(True, 0.0)
         return RateDecision(False, float(retry_after))
 
+    async def reserve(self, key: str, *, interval: float, max_wait: float) -> float | None:
+        _check_slot(interval, max_wait)
+        wait_us = await self._reserve(
+            keys=[self._ns + _SLOT + key], args=[round(interval * 1e6), round(max_wait * 1e6)]
+        )
+        return None if int(wait_us) < 0 else int(wait_us) / 1e6
+
     async def acquire_lock(self, key: str, ttl: float) -> str | None:
         ms = _ttl_ms(ttl)
         token = _lock_token()
@@ -393,6 +454,10 @@ class RedisKeyValueStore:
 
     async def release_lock(self, key: str, token: str) -> bool:
         return bool(await self._release(keys=[self._ns + _LOCK + key], args=[token]))
+
+    async def renew_lock(self, key: str, token: str, ttl: float) -> bool:
+        ms = _ttl_ms(ttl)
+        return bool(await self._renew(keys=[self._ns + _LOCK + key], args=[token, ms]))
 
     async def get_state(self, key: str) -> dict[str, Any] | None:
         raw = await self._client.get(self._ns + _STATE + key)

@@ -92,6 +92,7 @@ class CourseRow(SQLModel, table=True):
     drip_hour: int = Field(default=8)
     cover_path: str | None = Field(default=None)
     published: bool = Field(default=True)
+    creator: str | None = Field(default=None, max_length=80)  # the owning creator's REF (telegram:123)
     created_at: datetime = Field(sa_column=_ts())
     updated_at: datetime = Field(sa_column=_ts())
 
@@ -134,6 +135,7 @@ class PlanRow(SQLModel, table=True):
     price_stars: int | None = Field(default=None)
     community_chat: str | None = Field(default=None, max_length=32)  # a Telegram group/channel id
     published: bool = Field(default=True)
+    creator: str | None = Field(default=None, max_length=80)  # the owning creator's REF (telegram:123)
     created_at: datetime = Field(sa_column=_ts())
     updated_at: datetime = Field(sa_column=_ts())
 

@@ -10,6 +10,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.audience_repo import SqlAudiences
 from storage.catalog_cache import CatalogCache
 from storage.catalog_repo import SqlCatalog
 from storage.community_repo import SqlCommunity
@@ -49,6 +50,7 @@ class SqlUnitOfWork:
         self.outbox = SqlOutbox(s)
         self.contacts = SqlContacts(s)
         self.deliveries = SqlDeliveries(s)
+        self.audiences = SqlAudiences(s)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

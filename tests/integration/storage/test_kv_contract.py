@@ -9,6 +9,7 @@ afterwards. Sleeps are short (rate 20/s, ttl 0.1 s) to keep the file fast.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import os
 import time
@@ -191,6 +192,32 @@ async def test_lock_expires(store: KeyValueStore) -> None:
     assert await store.release_lock("job", new) is True
 
 
+async def test_renew_keeps_a_held_lock_past_its_first_ttl(store: KeyValueStore) -> None:
+    token = await store.acquire_lock("leader", TTL)
+    assert token is not None
+    for _ in range(3):  # renewed every half ttl: held for three ttls
+        await asyncio.sleep(TTL / 2)
+        assert await store.renew_lock("leader", token, TTL) is True
+    assert await store.acquire_lock("leader", 5) is None
+    assert await store.renew_lock("leader", "not-the-token", 5) is False
+    assert await store.acquire_lock("leader", 5) is None  # a wrong token changed nothing
+    assert await store.release_lock("leader", token) is True
+
+
+async def test_renew_fails_once_the_lock_was_lost(store: KeyValueStore) -> None:
+    old = await store.acquire_lock("leader", TTL)
+    assert old is not None
+    await asyncio.sleep(PAST_TTL)
+    assert await store.renew_lock("leader", old, 5) is False  # expired: renewing does not take it back
+    assert await store.acquire_lock("leader", TTL) is not None  # ... so it was still free
+    new = await store.acquire_lock("leader2", 5)
+    assert new is not None and await store.renew_lock("leader2", old, 5) is False  # another's lock
+    assert await store.release_lock("leader2", new) is True
+    assert await store.renew_lock("leader2", new, 5) is False  # released
+    with pytest.raises(ValueError):
+        await store.renew_lock("leader2", new, 0)
+
+
 # --- state --------------------------------------------------------------------
 
 
@@ -337,3 +364,21 @@ async def test_make_kv_store_picks_the_implementation() -> None:
 async def test_namespace_rejects_glob_characters(namespace: str) -> None:
     with pytest.raises(ValueError):
         MemoryKeyValueStore(namespace=namespace)
+
+
+async def test_reserve_books_slots_exactly_one_interval_apart(store: KeyValueStore) -> None:
+    waits = await asyncio.gather(*(store.reserve("sched", interval=0.05, max_wait=1.0) for _ in range(10)))
+    booked = sorted(w for w in waits if w is not None)
+    assert len(booked) == 10
+    assert booked[0] < 0.02
+    gaps = [b - a for a, b in itertools.pairwise(booked)]
+    assert all(0.045 <= g <= 0.055 for g in gaps), gaps  # never closer than the interval, never drifting
+
+
+async def test_reserve_refuses_beyond_max_wait_and_books_nothing(store: KeyValueStore) -> None:
+    assert await store.reserve("far", interval=1.0, max_wait=0.5) == 0
+    assert await store.reserve("far", interval=1.0, max_wait=0.5) is None  # would wait ~1 s
+    wait = await store.reserve("far", interval=1.0, max_wait=5.0)
+    assert wait is not None and 0.9 <= wait <= 1.0  # the refusal booked nothing
+    with pytest.raises(ValueError):
+        await store.reserve("bad", interval=0, max_wait=1)

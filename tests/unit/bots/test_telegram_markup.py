@@ -334,7 +334,8 @@ def test_deep_nesting_falls_back_to_plain_text() -> None:
 
 LETTERS = "aZq9中文字é"
 ALPHABET = LETTERS + "<>&*_`[]()~|#>-\\\n \t.!。！？;'\"/=+😀👍🏽"
-FENCE_INFO_RE = re.compile(r"^ *(?:`{3,}|~{3,})(.*)$", re.M)
+# A fence may open inside block quotes and list items too ("> ~~~9": language "9").
+FENCE_INFO_RE = re.compile(r"^(?:[ \t>]|[-*+] |\d+[.)] )*(?:`{3,}|~{3,})(.*)$", re.M)
 
 
 def _alnum(text: str) -> list[str]:
@@ -354,6 +355,8 @@ markdownish = st.text(alphabet=ALPHABET, max_size=300)
 @example("[a](b (c))")
 @example("```aZ q\nx\n```")
 @example("***a**b*c_d_e__f__")
+@example(">~~~9")
+@example("\t~~~9")
 def test_any_text_renders_valid_html_and_keeps_every_letter(md: str) -> None:
     html = markdown_to_html(md)
     parsed = validate(html)
