@@ -29,7 +29,13 @@ fake for its counts. The run ends when the campaign is DONE (or after ``--send-s
 * ``sustained``: the mean and the median of the per-second counts over the steady middle, i.e. without the
   first and last ``--trim`` seconds (default 5; the first and last seconds are partial);
 * violations, duplicates, the delivery rows' final statuses (all SENT?), the engine's stats per worker;
-* worker CPU: seconds, share of one core over the sending, and ms per accepted send; peak RSS.
+* worker CPU: seconds (all threads, and the main thread alone), share of one core over the sending, and ms per
+  accepted send; peak RSS;
+* ``idle_gaps``: pauses between consecutive accepted sends longer than 3 pacing intervals (count, total): time
+  the lane was not sending at the pacer's rate (engine rounds, a busy worker, flood pauses).
+
+While it runs, ``<json>.partial.json`` is rewritten every 60 s with the fake's counts so far (so a run that is
+killed still leaves them); it is deleted when the run finishes.
 
 Scenarios (``--scenario``):
 
@@ -62,7 +68,10 @@ Scenarios (``--scenario``):
 Usage::
 
     python bench/broadcast.py --scenario free|paid|two-workers|memory|checkout [-n N] [--paid]
-        [--send-seconds S] [--json PATH]
+        [--send-seconds S] [--profile PATH] [--json PATH]
+
+``--profile PATH`` cProfiles the (first) worker's engine loop. ``bench/broadcast_pacer_probe.py`` measures the
+bulk lane's pacer alone (no HTTP, no database).
 
 Machine: whatever runs it; 2 noisy cores here, shared by the bot, the fake, the database and Redis.
 """
@@ -1015,6 +1024,7 @@ def main(argv: list[str] | None = None) -> int:
     out = asyncio.run(main_async(args, argv))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(out, indent=2, default=str) + "\n", encoding="utf-8")
+    args.json.with_suffix(".partial.json").unlink(missing_ok=True)  # the run finished: its snapshots are stale
     print(report(out))
     print(f"wrote {args.json}")
     return 0
