@@ -33,6 +33,8 @@ __all__ = ["SqlDeliveries"]
 
 log = logging.getLogger(__name__)
 
+_RECORD_CHUNK = 500  # ids per bulk UPDATE (SQLite allows 32,766 parameters; PostgreSQL 65,535)
+
 
 def _payload(replies: Sequence[Reply]) -> str:
     return json.dumps(reply_codec.encode(replies), ensure_ascii=False, separators=(",", ":"))
@@ -255,6 +257,26 @@ class SqlDeliveries:
         )
         result = await self.s.execute(stmt)
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def record_sent(self, ids: Sequence[int], worker: str, now: datetime) -> set[int]:
+        """Mark claimed rows SENT, a statement per 500 ids; the ids whose lease ``worker`` still held.
+
+        The common outcome of a broadcast, written in bulk: at 1000 sends a second, one ``UPDATE`` per row
+        (compiled, executed and committed) was a third of the worker's CPU.
+        """
+        kept: set[int] = set()
+        at = convert.to_utc(now)
+        for start in range(0, len(ids), _RECORD_CHUNK):
+            chunk = list(ids[start : start + _RECORD_CHUNK])
+            stmt = (
+                update(DeliveryRow)
+                .where(DeliveryRow.id.in_(chunk), DeliveryRow.claimed_by == worker)  # type: ignore[union-attr,arg-type]
+                .values(status=DeliveryStatus.SENT.value, sent_at=at, claimed_by=None, claimed_until=None)
+                .returning(DeliveryRow.id)
+                .execution_options(synchronize_session=False)
+            )
+            kept.update(int(i) for i in (await self.s.execute(stmt)).scalars().all())
+        return kept
 
     async def release(self, ids: Sequence[int], worker: str) -> None:
         """Give claimed rows back untouched (shutdown, a paused campaign)."""

@@ -482,9 +482,17 @@ def markdown_to_html(md: str) -> str:
 
     Blocks are separated by a blank line. If the Markdown cannot be rendered (pathologically deep nesting exhausts
     the recursion limit), the whole text is returned escaped, unformatted, rather than failing the send.
+
+    The result is cached (a pure function of the text): a broadcast renders one text for every recipient, and
+    parsing it each time cost ~0.2 ms of the ~1 ms a paid send may take.
     """
     if not isinstance(md, str):
         return ""
+    return _markdown_to_html(md)
+
+
+@lru_cache(maxsize=256)
+def _markdown_to_html(md: str) -> str:
     text = _sanitize(md)
     try:
         tree = SyntaxTreeNode(_parser().parse(text))
