@@ -44,6 +44,8 @@ from storage.media_files_repo import SqlFileIds
 from storage.uow import SqlUnitOfWorkFactory
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from bots.telegram.bulk import TelegramBulkSender
     from bots.telegram.channel import TelegramChannel, TelegramConfig
     from bots.telegram.checkout_desk import DeskParts
@@ -211,23 +213,47 @@ async def grant(app: App, ref_text: str, role_text: str) -> User:
     return user
 
 
-async def chat(app: App, *, user: str, lang: str) -> None:
-    from bots.console import ConsoleChannel
+async def chat(app: App, *, user: str, lang: str, refit: bool = False) -> None:
+    """The console chat (``demo``, ``chat``), with a delivery worker behind it: broadcasts and drip lessons
+    to console users are printed in the same terminal."""
+    from bots.console import ConsoleBulkSender, ConsoleChannel
+    from jobs.broadcast_start import BroadcastStarter
 
-    channel = ConsoleChannel(app.dispatcher, app.kv, user=user, lang=lang)
+    channel = ConsoleChannel(app.dispatcher, app.kv, user=user, lang=lang, media_dir=app.settings.media_dir)
     interactive = sys.stdin.isatty()
     if interactive:
         from core.i18n import translator
 
         print(translator(lang)("console.banner", bot=app.settings.bot_name))
-    await channel.run(sys.stdin, interactive=interactive)
+    await app.services.search.warm_up(app.uow)  # jieba's dictionary and the index: the first search is quick
+    engine, lanes = delivery_engine(app, extra={"console": ConsoleBulkSender(channel)})
+    for lane in lanes:
+        await lane.start()
+    stop = asyncio.Event()
+    workers = [
+        asyncio.ensure_future(engine.run(stop)),
+        asyncio.ensure_future(BroadcastStarter(app.uow, app.clock, app.kv).run(stop)),
+    ]
+    if refit:  # the demo: fit the recommender on the demo catalog now (a second), so /recommend has answers
+        from jobs.recommend import refit_now
+
+        await refit_now(app.uow, app.clock, app.kv, app.settings, live=app.services.recommender)
+    try:
+        await channel.run(sys.stdin, interactive=interactive)
+    finally:
+        stop.set()
+        await asyncio.gather(*workers, return_exceptions=True)
+        for lane in lanes:
+            await lane.stop()
 
 
 async def broadcast_command(app: App, args: argparse.Namespace) -> None:
-    """``broadcast --audience … --text …``: the same draft, permission checks and engine as /broadcast."""
+    """``broadcast --audience … --text … [--photo PATH]``: the same draft, permission checks and engine as
+    /broadcast (with a photo, the text is its caption)."""
     from core import broadcasts
     from core.errors import UserFacingError
     from core.i18n import translator
+    from core.photos import MAX_PHOTO_BYTES, PhotoRejected, read_photo_file, store_photo
 
     try:
         ref = Ref.parse(args.actor) if args.actor else next(iter(app.settings.admin_refs()), None)
@@ -237,12 +263,20 @@ async def broadcast_command(app: App, args: argparse.Namespace) -> None:
         raise CliError("say who sends it: --as REF (an admin or creator), or set ADMINS")
     t = translator("en")
     now = app.clock.now()
+    photo = None
+    if args.photo is not None:
+        try:
+            photo = store_photo(read_photo_file(args.photo), app.settings.media_dir)
+        except PhotoRejected as exc:
+            raise CliError(f"{args.photo}: {t('photo.' + exc.problem.value, mb=MAX_PHOTO_BYTES >> 20)}") from None
     try:
         async with app.uow() as uow:
             actor = await uow.users.get_by_ref(ref)
             if actor is None:
                 raise CliError(f"{ref} has never used the bot; grant it a role first (python bot.py grant)")
-            draft = await broadcasts.draft(uow, actor, args.text, args.audience, args.channel, args.paid, now)
+            draft = await broadcasts.draft(
+                uow, actor, args.text, args.audience, args.channel, args.paid, now, photo=photo
+            )
             await uow.commit()
         per = ", ".join(f"{n} on {c}" for c, n in sorted(draft.per_channel.items())) or "nobody"
         print(f"broadcast {draft.campaign.id} reaches {draft.audience} people ({per})")
@@ -306,10 +340,38 @@ async def wechat_command(app: App, args: argparse.Namespace) -> None:
         await wx.api.close()
 
 
-def delivery_engine(app: App) -> tuple[DeliveryEngine, list[TelegramBulkSender]]:
-    """The delivery engine with every channel that can send in bulk (Telegram's bulk lane must be started)."""
+async def recommend_command(app: App, args: argparse.Namespace) -> None:
+    """``recommend --refit`` / ``--push-now [--at-once]`` (``--evaluate DIR`` never gets here)."""
+    from jobs.recommend import refit_now
+    from jobs.recommend_push import push_now
+
+    if args.refit:
+        report = await refit_now(app.uow, app.clock, app.kv, app.settings)
+        if report is None:
+            raise CliError("a refit is running already; try again when it has finished")
+        print(
+            f"refit {report.run_id}: {report.users} learners, {report.rows} recommendations from "
+            f"{report.interactions} signals on {report.courses} courses in {report.fit_seconds:.1f} s "
+            f"({report.tokenized} courses tokenized)"
+        )
+    elif args.push_now:
+        # The messengers `run` sends on, and the console (the demo's `chat` prints console users' pushes).
+        channels = [name for name, on in (("telegram", app.telegram), ("wechat", app.wechat)) if on is not None]
+        queued = await push_now(app.uow, app.clock, app.settings, channels=[*channels, "console"], at_once=args.at_once)
+        when = "now" if args.at_once else f"at {app.settings.recommend_push_hour}:00 on each learner's own clock"
+        print(f"recommendation push: {queued} messages queued; the workers send them {when} (python bot.py run)")
+
+
+def delivery_engine(
+    app: App, *, extra: Mapping[str, BulkSender] | None = None
+) -> tuple[DeliveryEngine, list[TelegramBulkSender]]:
+    """The delivery engine with every channel that can send in bulk (Telegram's bulk lane must be started).
+
+    ``extra``: more senders (the console chat's).
+    """
     from jobs.delivery import DeliveryEngine
     from jobs.drip import lesson_resolver
+    from jobs.recommend_push import push_resolver
 
     s = app.settings
     senders: dict[str, BulkSender] = {}
@@ -330,12 +392,16 @@ def delivery_engine(app: App) -> tuple[DeliveryEngine, list[TelegramBulkSender]]
         lanes.append(bulk)
     if app.wechat is not None:
         senders["wechat"] = app.wechat
+    senders.update(extra or {})
     engine = DeliveryEngine(
         app.uow,
         app.clock,
         senders,
         tracked=tracked_replies,
-        resolvers={"lesson": lesson_resolver(app.uow, app.clock)},
+        resolvers={
+            "lesson": lesson_resolver(app.uow, app.clock),
+            "rec": push_resolver(app.uow, app.clock, app.services.recommender),
+        },
         on_campaign_done=partial(_report_campaign, app),
         concurrency=s.delivery_concurrency,
         batch=s.delivery_batch,
@@ -377,6 +443,7 @@ async def serve(app: App, role: str) -> None:
     """Run the HTTP server, the scheduler and the workers of ``role`` until SIGTERM/SIGINT."""
     from aiohttp import web
 
+    from jobs.broadcast_start import BroadcastStarter
     from jobs.scheduler import build_scheduler
 
     stop = asyncio.Event()
@@ -404,6 +471,8 @@ async def serve(app: App, role: str) -> None:
     if role in ("all", "scheduler"):
         import hashlib
 
+        from jobs.recommend import scheduled_refit
+        from jobs.recommend_push import scheduled_push
         from jobs.scheduler import LeadingScheduler
 
         ledger = None
@@ -411,6 +480,9 @@ async def serve(app: App, role: str) -> None:
             from bots.telegram.ledger import StarLedger
 
             ledger = StarLedger(tg.bot)
+        deliver_on = [name for name, on in (("telegram", tg), ("wechat", wx)) if on is not None]
+        # The refitted model stays in memory only in a process that also answers /recommend.
+        fitted = app.services.recommender if role == "all" else None
         jobs = partial(
             build_scheduler,
             app.uow,
@@ -421,37 +493,85 @@ async def serve(app: App, role: str) -> None:
             ledger=ledger,
             settings=app.settings,
             wechat_pay=wx.reconcile if wx is not None and wx.desk is not None else None,
-            deliver_on=[name for name, on in (("telegram", tg), ("wechat", wx)) if on is not None],
+            deliver_on=deliver_on,
             rollup=True,
+            recommend=scheduled_push(app.uow, app.settings, deliver_on) if deliver_on else None,
+            refit=scheduled_refit(app.uow, app.clock, fitted, app.settings),
         )
         # Only the leader runs the jobs: one per database, whichever scheduler process holds the lock
         # (with the in-process store, i.e. one process, that is this one at once).
         deployment = hashlib.sha256(app.settings.database_url.encode()).hexdigest()[:16]
         scheduler = LeadingScheduler(jobs, app.uow, app.kv, name=f"scheduler:{deployment}")
         await scheduler.start()
+    follow_task: asyncio.Task[None] | None = None
+    if role in ("all", "web"):
+        from jobs.recommend import follow
+
+        # /recommend answers learners the last refit did not know from this process's model: load it when a
+        # refit goes live (with --role all the scheduler's refit installs it directly), follow the catalog.
+        follow_task = asyncio.ensure_future(
+            follow(app.uow, app.clock, app.services.recommender, stop, signal_days=app.settings.recommend_signal_days)
+        )
     engine_task: asyncio.Task[None] | None = None
+    starter_task: asyncio.Task[None] | None = None
     bulk_senders: list[TelegramBulkSender] = []
     if role in ("all", "worker"):
         engine, bulk_senders = delivery_engine(app)
         for bulk in bulk_senders:
             await bulk.start()
         engine_task = asyncio.ensure_future(engine.run(stop))
+        # Confirmed broadcasts (STARTING) get their recipient rows written here, not in the chat handler.
+        starter_task = asyncio.ensure_future(BroadcastStarter(app.uow, app.clock, app.kv).run(stop))
         if tg is None and wx is None:
             log.info("worker ready (no channel with credentials is configured)")
+    # Search: load jieba and index the catalog in a worker thread now, not on the first learner's query.
+    warm_task: asyncio.Task[None] | None = None
+    if role in ("all", "web", "worker"):
+        warm_task = asyncio.ensure_future(app.services.search.warm_up(app.uow))
     # Everything built so far lives as long as the process: keep it out of the collector's full passes,
     # which otherwise stall the event loop for 100+ ms (bench/wechat_webhook.py).
     gc.collect()
     gc.freeze()
     await stop.wait()
     log.info("shutting down")
+    if warm_task is not None and not warm_task.done():
+        warm_task.cancel()
     if engine_task is not None:
         await engine_task  # finishes its round: outcomes of sends in flight are recorded
+    if starter_task is not None:
+        await starter_task  # a campaign half-written stays STARTING: the next worker completes it
+    if follow_task is not None:
+        await follow_task
     for bulk in bulk_senders:
         await bulk.stop()
     if scheduler is not None:
         scheduler.shutdown(wait=False)
     if runner is not None:
         await runner.cleanup()
+
+
+#: What ``recommend --evaluate`` prints, one ``name value`` per line, in this order.
+EVALUATION_METRICS = ("precision@10", "recall@10", "coverage", "popularity_precision@10", "fit_seconds")
+
+
+def recommend_evaluate(folder: Path) -> int:
+    """``recommend --evaluate DIR``: offline evaluation of the recommender on an operator's export.
+
+    Needs no settings, database or channel: it reads DIR/courses.jsonl and DIR/interactions.csv
+    (see core/recommend/dataset.py) and prints one metric per line. A bad file is reported with
+    its line on stderr, exit code 2, and nothing on stdout.
+    """
+    from core.recommend.dataset import DatasetError
+    from core.recommend.evaluation import evaluate
+
+    try:
+        metrics = evaluate(folder, svd=False)
+    except DatasetError as exc:
+        print(f"bot.py recommend: {exc}", file=sys.stderr)
+        return 2
+    for name in EVALUATION_METRICS:
+        print(f"{name} {metrics[name]:.4f}")
+    return 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -490,11 +610,29 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--audience", required=True, help="all | course:<slug> | plan:<slug> | inactive:<days> | lang:<zh|en>"
     )
-    b.add_argument("--text", required=True, help="the message (Markdown)")
+    b.add_argument("--text", default="", help="the message (Markdown); with --photo, its caption")
+    b.add_argument("--photo", type=Path, default=None, help="send this image (JPEG, PNG or WebP, up to 10 MB)")
     b.add_argument("--channel", choices=("telegram", "wechat", "console"), default=None, help="only this messenger")
     b.add_argument("--paid", action="store_true", help="Telegram allow_paid_broadcast: up to 1000 msg/s, costs Stars")
     b.add_argument("--as", dest="actor", default=None, help="send as this REF (default: the first of ADMINS)")
     b.add_argument("--yes", action="store_true", help="don't ask for confirmation")
+    rec = sub.add_parser("recommend", help="personalized recommendations: refit, push now, offline evaluation")
+    # One action per run; --refit and --push-now join this group (they need the app, --evaluate does not).
+    rec_action = rec.add_mutually_exclusive_group(required=True)
+    rec_action.add_argument(
+        "--evaluate",
+        metavar="DIR",
+        type=Path,
+        help="fit on DIR/courses.jsonl + DIR/interactions.csv minus each user's latest interactions, "
+        "print precision@10, recall@10, coverage, popularity_precision@10, fit_seconds",
+    )
+    rec_action.add_argument("--refit", action="store_true", help="refit the models now; store every learner's top-N")
+    rec_action.add_argument(
+        "--push-now",
+        action="store_true",
+        help="plan this period's push now (each learner gets it at RECOMMEND_PUSH_HOUR on their own clock)",
+    )
+    rec.add_argument("--at-once", action="store_true", help="with --push-now: send to everyone now")
     g = sub.add_parser("grant", help="give a user a role")
     g.add_argument("ref", help="telegram:<user_id>, wechat:<openid> or console:<id>")
     g.add_argument("role", help="learner, creator or admin")
@@ -517,11 +655,12 @@ async def main_async(args: argparse.Namespace, settings: Settings) -> int:
         auto_migrate = settings.is_sqlite or args.command == "demo"
         await prepare(
             app,
-            migrate=auto_migrate and args.command in ("demo", "run", "chat", "import", "grant", "wechat", "broadcast"),
+            migrate=auto_migrate
+            and args.command in ("demo", "run", "chat", "import", "grant", "wechat", "broadcast", "recommend"),
         )
         if args.command == "demo":
             await import_path(app, DEMO_CATALOG)
-            await chat(app, user=args.user, lang=args.lang)
+            await chat(app, user=args.user, lang=args.lang, refit=True)
         elif args.command == "chat":
             await chat(app, user=args.user, lang=args.lang)
         elif args.command == "import":
@@ -534,6 +673,8 @@ async def main_async(args: argparse.Namespace, settings: Settings) -> int:
             await broadcast_command(app, args)
         elif args.command == "wechat":
             await wechat_command(app, args)
+        elif args.command == "recommend":
+            await recommend_command(app, args)
         elif args.command == "grant":
             user = await grant(app, args.ref, args.role)
             print(f"{args.ref} is now {user.role.label}")
@@ -547,6 +688,8 @@ async def main_async(args: argparse.Namespace, settings: Settings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command == "recommend" and args.evaluate is not None:
+        return recommend_evaluate(args.evaluate)  # offline: no settings, database or channel
     try:
         settings = Settings()
     except ValidationError as exc:

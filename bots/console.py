@@ -6,6 +6,18 @@ presses the button. The number-to-action map is conversation state in the
 key-value store (the same mechanism WeChat's numbered menus use), so a
 number can only ever press a button the bot last showed this user.
 
+A photo is sent with ``/photo PATH [caption]`` (the adapter reads the file,
+checks and stores it like a photo from a phone, :mod:`core.photos`; the rest
+of the line, and any following lines, are the caption). Media replies are
+printed as ``[photo] PATH caption``, followed by their buttons.
+
+Broadcasts and other bulk messages reach console users through
+:class:`ConsoleBulkSender`, the delivery engine's way out to this channel: a
+message for the user at this console is printed (its buttons become the
+current numbered menu, so a broadcast's button can be pressed); one for
+another console user is printed under a ``📨 to console:<id>:`` header, as the
+terminal stands for every console user's screen.
+
 Payments go through a sandbox provider that behaves like Telegram's: an
 invoice is shown, the user confirms, the provider asks the core whether the
 payment may proceed (pre-checkout) and then reports the charge, through the
@@ -18,19 +30,22 @@ import asyncio
 import re
 import sys
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import IO
 
 from core.channel import Capabilities
-from core.events import ButtonPress, Event, Message, PaymentSucceeded, PreCheckout, Sender
+from core.delivery import Outcome, SendResult
+from core.events import ButtonPress, Event, Message, PaymentSucceeded, PhotoProblem, PreCheckout, Sender
 from core.i18n import Translator, translator
 from core.money import Money
-from core.ports import KeyValueStore
+from core.photos import PhotoRejected, read_photo_file, store_photo
+from core.ports import KeyValueStore, SendLimits
 from core.replies import Button, CheckoutAnswer, InvoiceReply, MediaReply, Reply, TextReply
 from core.users import Ref
 from handlers.dispatcher import Dispatcher
 
-__all__ = ["CAPABILITIES", "SANDBOX_PROVIDER", "ConsoleChannel", "SandboxGateway"]
+__all__ = ["CAPABILITIES", "SANDBOX_PROVIDER", "ConsoleBulkSender", "ConsoleChannel", "SandboxGateway"]
 
 SANDBOX_PROVIDER = "sandbox"
 CAPABILITIES = Capabilities(
@@ -42,6 +57,7 @@ CAPABILITIES = Capabilities(
     max_text=100_000,
 )
 _NUMBER = re.compile(r"^\s*(\d{1,4})\s*$")
+_PHOTO = re.compile(r'^/photo(?:@\w+)?(?=\s|$)(?:[ \t]+(?:"([^"\n]+)"|(\S+)))?[ \t]*(.*)$', re.S)
 _SANDBOX_PAY = "sbx"
 _MENU_TTL = 24 * 3600.0
 
@@ -73,13 +89,28 @@ class ConsoleChannel:
         user: str = "me",
         lang: str = "zh",
         out: IO[str] | None = None,
+        media_dir: Path | None = None,
     ) -> None:
         self.dispatcher = dispatcher
+        self.media_dir = media_dir  # where /photo stores images (None: photos can't be sent)
         self.kv = kv
         self.sender = Sender(ref=Ref.parse(f"console:{user}"), language_code=lang, display_name=user)
         self.out = out or sys.stdout
         self._invoices: dict[str, Money] = {}  # the sandbox provider's memory of the invoices it showed
         self._menu_key = f"console-menu:{self.sender.ref}"
+
+    async def deliver(self, ref: Ref, replies: Sequence[Reply]) -> None:
+        """Print a message the bot sends on its own initiative (a broadcast, a drip lesson) to ``ref``."""
+        lang = await self.dispatcher.language_of(Sender(ref=ref))
+        if ref == self.sender.ref:
+            self._print("")
+            self.render(replies, lang)
+            actions = [b.action for b in _buttons(replies)]
+            if actions:  # a broadcast's buttons are pressed by number, like any menu
+                await self.kv.set_state(self._menu_key, {"actions": actions}, ttl=_MENU_TTL)
+            return
+        self._print(translator(lang)("console.delivery_to", ref=str(ref)))
+        self.render(replies, lang)
 
     async def handle_line(self, line: str) -> list[Reply]:
         """Process one line of user input; print and return the replies."""
@@ -92,6 +123,13 @@ class ConsoleChannel:
         return replies
 
     async def _handle(self, line: str) -> list[Reply]:
+        photo = _PHOTO.match(line)
+        if photo is not None:
+            path = photo.group(1) or photo.group(2)
+            if not path:
+                t = translator(await self.dispatcher.language_of(self.sender))
+                return [TextReply(t("console.photo_usage"))]
+            return await self._dispatch(await self._photo_message(Path(path), photo.group(3).strip()))
         m = _NUMBER.match(line)
         if m is None:
             return await self._dispatch(Message(self.sender, line))
@@ -107,6 +145,17 @@ class ConsoleChannel:
         if action.startswith(_SANDBOX_PAY + ":"):
             return await self._sandbox_pay(action.split(":", 1)[1], t)
         return await self._dispatch(ButtonPress(self.sender, action))
+
+    async def _photo_message(self, path: Path, caption: str) -> Message:
+        """What a phone would send: the image at ``path`` (checked and stored) with ``caption``."""
+        if self.media_dir is None:
+            return Message(self.sender, caption, photo_problem=PhotoProblem.UNAVAILABLE)
+        try:
+            data = await asyncio.to_thread(read_photo_file, path)
+            stored = await asyncio.to_thread(store_photo, data, self.media_dir)
+        except PhotoRejected as exc:
+            return Message(self.sender, caption, photo_problem=exc.problem)
+        return Message(self.sender, caption, photo=stored)
 
     async def _dispatch(self, event: Event) -> list[Reply]:
         replies = await self.dispatcher.dispatch(event, CAPABILITIES)
@@ -169,10 +218,35 @@ class ConsoleChannel:
                 await self.handle_line(line)
 
 
+class ConsoleBulkSender:
+    """:class:`core.ports.BulkSender` for the console: every delivery is printed by the :class:`ConsoleChannel`.
+
+    Its limits are nominal (a terminal has no flood control); they keep a broadcast readable in the demo.
+    """
+
+    channel = "console"
+
+    def __init__(self, console: ConsoleChannel, *, per_second: float = 20.0) -> None:
+        self.console = console
+        self.per_second = per_second
+
+    def limits(self, *, paid: bool) -> SendLimits:
+        return SendLimits(key="console", per_second=self.per_second, per_chat=self.per_second)
+
+    async def send_bulk(
+        self, ref: Ref, replies: Sequence[Reply], *, paid: bool = False, important: str | None = None
+    ) -> SendResult:
+        if ref.channel != self.channel:
+            return SendResult(Outcome.FAILED, f"not a console user: {ref}")
+        await self.console.deliver(ref, replies)
+        await asyncio.sleep(1.0 / self.per_second)
+        return SendResult(Outcome.SENT)
+
+
 def _rows(reply: Reply) -> tuple[tuple[Button, ...], ...]:
     if isinstance(reply, InvoiceReply):
         return ((Button(reply.pay_label, f"{_SANDBOX_PAY}:{reply.order_code}"),), *reply.buttons)
-    if isinstance(reply, TextReply):
+    if isinstance(reply, TextReply | MediaReply):
         return reply.buttons
     return ()
 

@@ -1,6 +1,7 @@
 """Creator broadcasts: compose, count, start, steer and measure one message to many.
 
-The life of a broadcast: :func:`draft` checks the text and the audience, asks
+The life of a broadcast: :func:`draft` checks the message (Markdown text, or a
+photo with a Markdown caption, and its buttons: :func:`message`) and the audience, asks
 the core's audience rules who may be reached (:mod:`core.audiences`), counts
 them per messenger and records a DRAFT campaign. :func:`start` writes one
 delivery row per recipient (key ``b:<campaign>:<user>``, so starting twice
@@ -26,10 +27,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from core import audiences
-from core.catalog import Course, Plan
+from core.catalog import Course, MediaKind, Plan
 from core.delivery import Campaign, CampaignKind, CampaignStatus, DeliveryStatus, NewDelivery
 from core.errors import NotFound, PermissionDenied, UserFacingError
-from core.replies import Button, InvoiceReply, Reply, TextReply
+from core.events import Photo
+from core.replies import Button, InvoiceReply, MediaReply, Reply, TextReply
 from core.users import Ref, Role, User
 
 if TYPE_CHECKING:
@@ -55,6 +57,7 @@ __all__ = [
     "mute_settings",
     "pause",
     "progress_of",
+    "queue",
     "recent",
     "record_click",
     "resume",
@@ -63,6 +66,7 @@ __all__ = [
     "stars_estimate",
     "start",
     "start_in",
+    "start_queued",
     "status",
     "targets",
     "tracked_replies",
@@ -152,14 +156,24 @@ def _check_buttons(rows: Sequence[Sequence[Button]]) -> tuple[tuple[Button, ...]
     return out
 
 
-def message(text: str, buttons: Sequence[Sequence[Button]] = ()) -> TextReply:
-    """The broadcast exactly as recipients get it (Markdown text, buttons), or why it can't be sent."""
+def message(
+    text: str, buttons: Sequence[Sequence[Button]] = (), *, photo: Photo | None = None
+) -> TextReply | MediaReply:
+    """The broadcast exactly as recipients get it, or why it can't be sent.
+
+    Text: Markdown with its buttons. With a photo: the photo, the text as its (Markdown) caption, and
+    the buttons on the photo (a photo alone is fine; adapters send a caption too long for their
+    messenger as a message right after the photo, with the buttons).
+    """
     body = text.strip()
-    if not body:
+    if not body and photo is None:
         raise UserFacingError("broadcast.empty")
     if len(body) > MAX_TEXT:
         raise UserFacingError("broadcast.too_long", limit=MAX_TEXT)
-    return TextReply(body, _check_buttons(buttons), markdown=True)
+    rows = _check_buttons(buttons)
+    if photo is not None:
+        return MediaReply(MediaKind.PHOTO, photo.path, photo.sha256, caption=body, buttons=rows, markdown=True)
+    return TextReply(body, rows, markdown=True)
 
 
 async def draft(
@@ -172,9 +186,10 @@ async def draft(
     now: datetime,
     *,
     buttons: Sequence[Sequence[Button]] = (),
+    photo: Photo | None = None,
 ) -> Draft:
     """Check, authorize and count; record a DRAFT campaign holding the message as it will be sent."""
-    reply = message(text, buttons)
+    reply = message(text, buttons, photo=photo)
     audience = audiences.parse(spec)
     chan = audiences.parse_channel(channel)
     if paid and chan not in (None, "telegram"):
@@ -218,10 +233,11 @@ async def _managed(uow: UnitOfWork, campaign_id: int, actor: User) -> Campaign:
 async def start_in(uow: UnitOfWork, campaign_id: int, actor: User, now: datetime, *, batch: int = BATCH) -> int:
     """:func:`start` on an open unit of work, **committing after every batch** (and at the end).
 
-    For callers that own a unit of work already (a chat handler). Rows are written while the
-    campaign is still a DRAFT, so no worker claims them yet; a crash part-way leaves a DRAFT that
-    starting again completes (existing keys are skipped). The campaign turns RUNNING, with its
-    total, in the last transaction; an audience of nobody ends at once as DONE.
+    For callers that own a unit of work and may wait while every row is written (the CLI, tests); a
+    chat handler calls :func:`queue` instead. Rows are written while the campaign is still a DRAFT,
+    so no worker claims them yet; a crash part-way leaves a DRAFT that starting again completes
+    (existing keys are skipped). The campaign turns RUNNING, with its total, in the last
+    transaction; an audience of nobody ends at once as DONE.
     """
     campaign = await _managed(uow, campaign_id, actor)
     if campaign.status in (CampaignStatus.RUNNING, CampaignStatus.PAUSED, CampaignStatus.DONE):
@@ -232,11 +248,64 @@ async def start_in(uow: UnitOfWork, campaign_id: int, actor: User, now: datetime
     sender = actor if campaign.creator_id == actor.id else await uow.users.get(campaign.creator_id or 0)
     if sender is None:
         raise NotFound("broadcast.not_found", id=campaign_id)
+    total = await _materialize(uow, campaign, sender, now, batch=batch)
+    if total is None:
+        raise UserFacingError("broadcast.is_cancelled", id=campaign_id)
+    return total
+
+
+async def queue(uow: UnitOfWork, campaign_id: int, actor: User, now: datetime) -> Campaign:
+    """Confirm a draft and hand it to the workers, who write its rows (:func:`start_queued`) and send.
+
+    Returns at once, whatever the audience's size: a chat handler must answer within seconds (WeChat
+    gives up after 5), and writing a million rows takes half a minute. Permission is checked here;
+    the worker starts it with the creator's reach as it is then. Queuing twice changes nothing.
+    """
+    campaign = await _managed(uow, campaign_id, actor)
+    if campaign.status is CampaignStatus.CANCELLED:
+        raise UserFacingError("broadcast.is_cancelled", id=campaign_id)
+    if campaign.status is not CampaignStatus.DRAFT:
+        return campaign
+    await uow.deliveries.set_campaign(campaign_id, status=CampaignStatus.STARTING, started_at=now)
+    return replace(campaign, status=CampaignStatus.STARTING, started_at=now)
+
+
+async def start_queued(uow: UnitOfWork, campaign_id: int, now: datetime, *, batch: int = BATCH) -> int | None:
+    """The worker's half of :func:`queue`: write a STARTING campaign's rows, then let it run.
+
+    Committing after every batch, like :func:`start_in`; a worker killed part-way leaves it STARTING,
+    and the next worker completes it (existing keys are skipped). Returns the total, or None if
+    there was nothing to start (not STARTING any more, or cancelled meanwhile). If its creator may
+    no longer reach that audience (the role was taken away), the campaign is cancelled.
+    """
+    campaign = await uow.deliveries.get_campaign(campaign_id)
+    if campaign is None or campaign.status is not CampaignStatus.STARTING:
+        return None
+    sender = await uow.users.get(campaign.creator_id or 0)
+    try:
+        if sender is None:
+            raise PermissionDenied("broadcast.not_allowed")
+        check_sender(sender)
+        return await _materialize(uow, campaign, sender, now, batch=batch)
+    except (PermissionDenied, NotFound):
+        await uow.deliveries.set_campaign(campaign_id, status=CampaignStatus.CANCELLED, finished_at=now)
+        await uow.deliveries.cancel_pending(campaign_id)
+        await uow.commit()
+        return None
+
+
+async def _materialize(uow: UnitOfWork, campaign: Campaign, sender: User, now: datetime, *, batch: int) -> int | None:
+    """Write a row per recipient while the campaign keeps its status, then turn it RUNNING (or DONE if empty).
+
+    None if it was cancelled meanwhile (rows written after the cancel are cancelled too). ``started_at`` is
+    when sending can begin, so the ETA measures sending, not the writing of the list.
+    """
+    campaign_id, expected = campaign.id, campaign.status
     audience = audiences.parse(campaign.audience)
     scope = await audiences.resolve(uow, sender, audience, kind=campaign.kind)
     async for rows in uow.audiences.stream(audience, campaign.channel, scope, now, batch=batch):
         current = await uow.deliveries.get_campaign(campaign_id)
-        if current is None or current.status is not CampaignStatus.DRAFT:
+        if current is None or current.status is not expected:
             break  # cancelled meanwhile: stop writing
         await uow.deliveries.add(
             [
@@ -251,8 +320,8 @@ async def start_in(uow: UnitOfWork, campaign_id: int, actor: User, now: datetime
     if current is None or current.status is CampaignStatus.CANCELLED:
         await uow.deliveries.cancel_pending(campaign_id)  # rows written after the cancel
         await uow.commit()
-        raise UserFacingError("broadcast.is_cancelled", id=campaign_id)
-    if current.status is not CampaignStatus.DRAFT:
+        return None
+    if current.status is not expected:
         return current.total  # a concurrent start finished first
     total = sum((await uow.deliveries.progress(campaign_id)).values())
     if total == 0:
@@ -363,7 +432,7 @@ async def recent(uow: UnitOfWork, actor: User, *, limit: int = 10) -> list[Campa
 def _action_buttons(replies: Sequence[Reply]) -> list[Button]:
     out: list[Button] = []
     for reply in replies:
-        if isinstance(reply, TextReply | InvoiceReply):
+        if isinstance(reply, TextReply | MediaReply | InvoiceReply):
             out.extend(b for row in reply.buttons for b in row if not b.is_link)
     return out
 
@@ -371,12 +440,13 @@ def _action_buttons(replies: Sequence[Reply]) -> list[Button]:
 def tracked_replies(campaign: Campaign) -> tuple[Reply, ...]:
     """The campaign's replies with action button n pressing ``bc:<campaign id>.<n>`` (links stay links).
 
+    Buttons are counted across every reply that has them (a text, a photo, an invoice), in order.
     Pure: the delivery engine calls it for every campaign row it sends.
     """
     n = 0
     out: list[Reply] = []
     for reply in campaign.replies:
-        if not isinstance(reply, TextReply | InvoiceReply) or not reply.buttons:
+        if not isinstance(reply, TextReply | MediaReply | InvoiceReply) or not reply.buttons:
             out.append(reply)
             continue
         rows: list[tuple[Button, ...]] = []

@@ -67,6 +67,17 @@ class Settings(BaseSettings):
     telegram_bulk_rate: float = Field(30.0, gt=0, le=30.0)  # msg/s for broadcasts (Telegram's limit: 30)
     telegram_paid_rate: float = Field(1000.0, gt=0, le=1000.0)  # msg/s with allow_paid_broadcast
 
+    # Recommendations (issue 6): the refit and the push run in DEFAULT_TIMEZONE; each learner gets the push at
+    # recommend_push_hour on their own clock, at most once per recommend_push_period_days.
+    recommend_refit_cron: str = "30 3 * * *"  # crontab: when the models are refitted (nightly at 03:30)
+    recommend_push_day: str = Field(
+        "mon", pattern=r"^(\*|(mon|tue|wed|thu|fri|sat|sun)(,(mon|tue|wed|thu|fri|sat|sun))*)$"
+    )
+    recommend_push_hour: int = Field(10, ge=0, le=23)
+    recommend_push_period_days: int = Field(7, ge=1, le=366)
+    recommend_top_n: int = Field(10, ge=3, le=100)  # courses precomputed per user
+    recommend_signal_days: int = Field(365, ge=1, le=3650)  # how far back the refit learns
+
     # Paid communities and payment jobs
     community_grace_hours: int = Field(24, ge=0, le=30 * 24)  # after expiry, before removal
     community_dry_run: bool = False  # report who would be removed, remove nobody
@@ -164,6 +175,14 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("recommend_refit_cron")
+    @classmethod
+    def _crontab(cls, value: str) -> str:
+        fields = value.split()
+        if len(fields) != 5 or not all(re.fullmatch(r"[0-9A-Za-z*/,\-]+", f) for f in fields):
+            raise ValueError(f"{value!r} is not a crontab expression (minute hour day month weekday)")
+        return " ".join(fields)
 
     @field_validator("default_timezone")
     @classmethod

@@ -49,6 +49,7 @@ class CampaignKind(StrEnum):
 
 class CampaignStatus(StrEnum):
     DRAFT = "draft"  # composed, audience counted, not confirmed
+    STARTING = "starting"  # confirmed; a worker is writing its delivery rows (then RUNNING)
     RUNNING = "running"
     PAUSED = "paused"  # rows stay pending; workers skip them until resumed
     CANCELLED = "cancelled"  # pending rows become cancelled; nothing more is sent

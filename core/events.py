@@ -4,12 +4,18 @@ Handlers see only these. A command is just a :class:`Message` whose text
 starts with ``/``; a button press carries the opaque ``action`` string the
 bot itself attached to the button (and which handlers still validate, since
 callback data can be forged on some messengers).
+
+A message may carry more than its text: a :class:`Photo` the adapter has
+already downloaded and stored (so handlers never talk to a messenger to get
+it, and any channel can send it again), the text *with its formatting* as our
+Markdown dialect, and whether it was forwarded from elsewhere.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from core.money import Money
 from core.users import Ref
@@ -23,6 +29,8 @@ __all__ = [
     "Message",
     "PaymentRefunded",
     "PaymentSucceeded",
+    "Photo",
+    "PhotoProblem",
     "PreCheckout",
     "Sender",
 ]
@@ -36,9 +44,44 @@ class Sender:
 
 
 @dataclass(frozen=True, slots=True)
+class Photo:
+    """An image the user sent, downloaded by the adapter and stored content-addressed in the media
+    folder (:func:`core.photos.store_photo`): ``path`` and ``sha256`` exactly as a
+    :class:`core.replies.MediaReply` names course media, so it can be sent again on any channel."""
+
+    path: str
+    sha256: str
+
+
+class PhotoProblem(StrEnum):
+    """Why the adapter could not take the photo a user sent (the dispatcher tells them; nothing else runs)."""
+
+    TOO_LARGE = "too_large"  # over core.photos.MAX_PHOTO_BYTES
+    NOT_AN_IMAGE = "not_an_image"  # not JPEG, PNG or WebP
+    UNAVAILABLE = "unavailable"  # the messenger would not hand it over (network, expired media id, missing file)
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
+    """What the user wrote.
+
+    ``text`` is the raw text (a photo's caption): commands, search and typed answers read it.
+    ``markdown`` is the same text with the messenger's formatting written as our Markdown dialect
+    (what :mod:`bots.telegram.markup` renders), or None where the messenger has no formatting. In
+    the sender's own message the characters they typed are kept as typed, so Markdown they type
+    still works beside the messenger's bold and links; a *forwarded* message's text is escaped, so
+    it reads exactly as it did where it came from.
+    ``unsupported`` names content the adapter could not carry over (``"video"``, ``"sticker"``…), so
+    a handler that needs the whole message can refuse it instead of silently dropping part of it.
+    """
+
     sender: Sender
     text: str
+    markdown: str | None = None
+    photo: Photo | None = None
+    photo_problem: PhotoProblem | None = None  # the user sent a photo we could not take
+    forwarded: bool = False
+    unsupported: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from core.entitlements import AccessDecision, CourseAccess, Entitlement, course_
 from core.errors import NotFound, UserFacingError
 from core.ports import UnitOfWork
 from core.progress import Progress
+from core.recommendations import record_completion
 from core.users import User
 
 __all__ = [
@@ -165,7 +166,10 @@ async def complete_lesson(uow: UnitOfWork, user: User, lesson_id: int, now: date
     lesson, course, decision = await open_lesson(uow, user, lesson_id, now)
     if not decision.allowed:
         raise UserFacingError("lesson.locked")
-    return lesson, course, await uow.progress.mark_completed(user.id, lesson, now)
+    newly = await uow.progress.mark_completed(user.id, lesson, now)
+    if newly:  # each lesson counts once as a signal for the recommender
+        await record_completion(uow, user.id, course.id, now)
+    return lesson, course, newly
 
 
 @dataclass(frozen=True, slots=True)

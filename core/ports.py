@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, Self
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from core.audiences import Audience, Scope
 from core.catalog import Course, Lesson, Plan
@@ -36,6 +36,10 @@ from core.replies import Reply
 from core.subscriptions import Subscription
 from core.users import Ref, Role, User
 
+if TYPE_CHECKING:  # annotations only: core.recommendations itself depends on these ports
+    from core.recommend import Interaction, Signal
+    from core.recommendations import PushReport, StoredPicks
+
 __all__ = [
     "AudienceRepository",
     "BulkSender",
@@ -53,6 +57,7 @@ __all__ = [
     "PaymentRecord",
     "ProgressRepository",
     "RateDecision",
+    "RecommendationRepository",
     "SendLimits",
     "SubscriptionRepository",
     "UnitOfWork",
@@ -97,6 +102,10 @@ class CatalogRepository(Protocol):
         ...
 
     async def upsert_plan(self, spec: PlanSpec, now: datetime) -> bool: ...
+    async def course_sales(self, since: datetime) -> dict[int, tuple[int, int]]:
+        """Course id -> (live entitlements ever, those granted at or after ``since``), for courses sold at
+        least once. Refunded (revoked) ones don't count. What "popular" is computed from."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,6 +365,50 @@ class AudienceRepository(Protocol):
         ...
 
 
+class RecommendationRepository(Protocol):
+    """Signals in; precomputed recommendations and the pushes' outcomes out (:mod:`core.recommendations`)."""
+
+    async def add_signal(self, user_id: int, course_id: int, kind: Signal, at: datetime) -> None: ...
+    async def last_signal(self, user_id: int, course_id: int, kind: Signal) -> datetime | None:
+        """When the user last gave this signal about this course (None: never)."""
+        ...
+
+    async def add_query(self, user_id: int, query: str, at: datetime) -> None: ...
+    async def history(self, user_id: int, *, since: datetime, limit: int) -> list[Interaction]:
+        """The user's signals at or after ``since``, newest first, at most ``limit``."""
+        ...
+
+    async def queries(self, user_id: int, *, since: datetime, limit: int) -> list[str]:
+        """The user's search queries at or after ``since``, newest first, without repeats."""
+        ...
+
+    async def stored(self, user_id: int, *, limit: int) -> StoredPicks | None:
+        """The live refit's top ``limit`` for the user (possibly none) and its cold-start list; None while
+        no refit is live. Serving's hot path: an indexed read of one user's rows."""
+        ...
+
+    async def add_push(self, campaign_id: int, user_id: int, course_ids: Sequence[int], at: datetime) -> None:
+        """The courses push ``campaign_id`` shows the user, button 0 first (replacing a previous rendering)."""
+        ...
+
+    async def pushed_course(self, campaign_id: int, user_id: int, rank: int) -> int | None: ...
+    async def push_click(
+        self, user_id: int, course_id: int, *, since: datetime, until: datetime
+    ) -> tuple[int, datetime] | None:
+        """The latest press of ``course_id`` in a push to the user within [since, until]: (campaign id, when)."""
+        ...
+
+    async def add_conversion(
+        self, *, order_id: int, user_id: int, course_id: int, campaign_id: int, clicked_at: datetime, at: datetime
+    ) -> bool:
+        """Attribute the order to the push (once per order); False if it was already."""
+        ...
+
+    async def push_report(self, campaign_id: int) -> PushReport:
+        """Recipients shown courses, those who pressed one, attributed purchases and their revenue."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. ``async with uow:`` … ``await uow.commit()``."""
 
@@ -370,6 +423,7 @@ class UnitOfWork(Protocol):
     contacts: ContactRepository
     deliveries: DeliveryRepository
     audiences: AudienceRepository
+    recommendations: RecommendationRepository
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(self, *exc: object) -> None: ...

@@ -3,6 +3,11 @@
 The caller validated the whole folder first (:func:`core.course_import.load_catalog`)
 and staged the media; here everything is written by slug, so re-importing
 updates and never duplicates. The caller commits, so a failure changes nothing.
+
+The courses' titles, tags and categories join jieba's dictionary of domain terms
+(:func:`core.tokens.add_terms`) as they are published, so "手机摄影" stays one word
+for search in this process. Other processes learn them when their search index
+picks the new courses up (:mod:`core.catalog_search`).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from datetime import datetime
 
 from core.course_spec import CatalogSpec
 from core.ports import UnitOfWork
+from core.tokens import add_terms
 
 __all__ = ["ImportSummary", "publish_catalog"]
 
@@ -34,6 +40,7 @@ async def publish_catalog(
             cc += 1
         else:
             cu += 1
+    add_terms(term for c in spec.courses for term in (c.title, *c.tags, c.category))
     for plan in spec.plans:
         if await uow.catalog.upsert_plan(plan, now):
             pc += 1

@@ -21,6 +21,7 @@ from core.learning import access_to
 from core.money import Money
 from core.orders import ItemKind, Order, OrderStatus, PaymentEventKind, PaymentOutcome
 from core.ports import PaymentRecord, UnitOfWork
+from core.recommendations import record_purchase
 from core.subscriptions import Subscription, SubscriptionStatus
 from core.users import User
 
@@ -256,6 +257,8 @@ async def confirm_payment(
     paid = order.transition(OrderStatus.PAID, now)
     await uow.orders.save(paid)
     course, plan = await _grant(uow, paid, now, period_end)
+    if course is not None:  # a purchase signal for the recommender, attributed to a push the buyer pressed
+        await record_purchase(uow, paid.user_id, course.id, paid.id, now)
     subscription = None
     if plan is not None and recurring and period_end is not None:
         subscription = await uow.subscriptions.add(

@@ -45,11 +45,21 @@ class TextReply:
 
 @dataclass(frozen=True, slots=True)
 class MediaReply:
+    """A media file (``path``, named by its ``sha256``) with a caption and, like a text, buttons.
+
+    The buttons belong to the media (a broadcast's photo carries its action buttons): Telegram puts
+    them under the photo, WeChat and the console number them after the caption. A caption too long
+    for the messenger's caption limit comes as a message of its own right after the media, with the
+    buttons. ``markdown``: the caption is Markdown (a broadcast's), not plain text (a lesson file's).
+    """
+
     kind: MediaKind
     path: str
     sha256: str
     caption: str = ""
     protect: bool = False
+    buttons: tuple[tuple[Button, ...], ...] = ()  # rows of buttons
+    markdown: bool = False
 
 
 @dataclass(frozen=True, slots=True)

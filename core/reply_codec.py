@@ -8,7 +8,9 @@ into plain dicts (strings, ints, bools, lists, None); :func:`decode` is its
 strict inverse: anything it did not write (a wrong type, an unknown reply
 type or media kind, an unsupported currency, an unexpected key) raises
 :class:`ValueError` naming where, so a corrupt row is refused, never guessed.
-Keys with a default may be missing (payloads written before a field existed).
+Keys with a default may be missing (payloads written before a field existed);
+a media reply's ``buttons`` and ``markdown`` are only written when set, so
+media without them encodes exactly as it did before they existed.
 """
 
 from __future__ import annotations
@@ -100,7 +102,7 @@ def _encode_one(reply: object, where: str) -> dict[str, Any]:
     if isinstance(reply, MediaReply):
         if not isinstance(reply.kind, MediaKind):
             raise ValueError(f"{where}.kind: expected a MediaKind, got {_type_name(reply.kind)}")
-        return {
+        media: dict[str, Any] = {
             "type": "media",
             "kind": reply.kind.value,
             "path": _str(reply.path, f"{where}.path"),
@@ -108,6 +110,14 @@ def _encode_one(reply: object, where: str) -> dict[str, Any]:
             "caption": _str(reply.caption, f"{where}.caption"),
             "protect": _bool(reply.protect, f"{where}.protect"),
         }
+        # Written only when set: media without buttons encodes exactly as before these fields existed,
+        # so a process still running older code can read everything but a broadcast photo with buttons.
+        buttons = _encode_rows(reply.buttons, f"{where}.buttons")
+        if buttons:
+            media["buttons"] = buttons
+        if _bool(reply.markdown, f"{where}.markdown"):
+            media["markdown"] = True
+        return media
     if isinstance(reply, InvoiceReply):
         return {
             "type": "invoice",
@@ -203,6 +213,8 @@ def _decode_media(d: dict[str, Any], where: str) -> MediaReply:
         sha256=_str(d["sha256"], f"{where}.sha256"),
         caption=_str(d.get("caption", ""), f"{where}.caption"),
         protect=_bool(d.get("protect", False), f"{where}.protect"),
+        buttons=_decode_rows(d.get("buttons", []), f"{where}.buttons"),
+        markdown=_bool(d.get("markdown", False), f"{where}.markdown"),
     )
 
 
@@ -222,7 +234,7 @@ def _decode_invoice(d: dict[str, Any], where: str) -> InvoiceReply:
 #: type tag -> (required keys, optional keys, decoder); "type" itself is required everywhere.
 _KINDS: dict[str, tuple[set[str], set[str], Callable[[dict[str, Any], str], Reply]]] = {
     "text": ({"text"}, {"buttons", "markdown", "protect"}, _decode_text),
-    "media": ({"kind", "path", "sha256"}, {"caption", "protect"}, _decode_media),
+    "media": ({"kind", "path", "sha256"}, {"caption", "protect", "buttons", "markdown"}, _decode_media),
     "invoice": (
         {"order_code", "title", "description", "price"},
         {"pay_label", "buttons", "subscription_days", "prompt"},

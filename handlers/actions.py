@@ -11,9 +11,10 @@ import re
 
 from core.catalog import SLUG_RE
 
-__all__ = ["A", "parse_code", "parse_int", "parse_slug"]
+__all__ = ["A", "parse_code", "parse_int", "parse_search_page", "parse_slug"]
 
 _CODE = re.compile(r"^[0-9a-z]{8,24}$")
+_SEARCH_PAGE = re.compile(r"^([0-9a-f]{12})\.([0-9]{1,3})$")
 
 
 class A:
@@ -33,6 +34,9 @@ class A:
     LANG = "lang"  # lang:<zh|en>
     HELP = "help"
     SUB = "sub"  # sub:<subscription id>.<0|1>: switch renewal off or on
+    LIKE = "lk"  # lk:<course slug>: 👍 the course (a signal for recommendations)
+    RECOMMEND = "rec"  # the /recommend list
+    SEARCH = "sr"  # sr:<query key>.<page>: a page of search results (the query is kept under its key)
 
     @staticmethod
     def of(prefix: str, arg: str | int = "") -> str:
@@ -52,3 +56,9 @@ def parse_int(arg: str, *, maximum: int = 2**53) -> int | None:
 
 def parse_code(arg: str) -> str | None:
     return arg if _CODE.match(arg) else None
+
+
+def parse_search_page(arg: str) -> tuple[str, int] | None:
+    """``<12 hex digits>.<page>`` -> (query key, 0-based page), or None for anything else."""
+    m = _SEARCH_PAGE.match(arg)
+    return (m.group(1), int(m.group(2))) if m else None

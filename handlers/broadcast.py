@@ -1,16 +1,22 @@
 """Broadcast journey: /broadcast (compose → preview → audience → confirm), its status and steering,
 /broadcasts, and the ``bc`` action behind every tracked broadcast button.
 
+The message is composed at the "text" step from whatever the creator sends next: a text (Markdown,
+with the messenger's own formatting converted to it), a photo (its caption is the text), or a
+forwarded message (its formatted text and/or photo); the preview is the very reply recipients get.
+
 The conversation keeps its state in the key-value store under ``ctx.state_key`` for 30 minutes:
-``{"flow": "broadcast", "step": "text" | "audience" | "confirm", "text": …, "channel": …, "paid": …,
-"choices": [audience specs behind the menu's buttons], "campaign": the draft's id}``. Buttons carry
+``{"flow": "broadcast", "step": "text" | "audience" | "confirm", "text": …, "photo": {"path", "sha256"}
+(with a photo), "forwarded": true (its lines are all text), "channel": …, "paid": …, "choices": [audience
+specs behind the menu's buttons], "campaign": the draft's id}``. Buttons carry
 only an index into ``choices`` (or a campaign id that the core permission-checks), so a forged
 button can't name an audience. Everything else (who may reach whom, counting, starting, pausing)
 is :mod:`core.broadcasts`; this module parses and renders.
 
-A broadcast's buttons are written as the message's last lines: ``[Label](target)``, where target is
-``https://…`` (a link), ``course:<slug>``, ``buy:<slug>``, ``next:<slug>``, ``plans``, ``catalog``,
-``my``, ``menu`` or ``help``.
+A broadcast's buttons are written as the message's (or the photo caption's) last lines:
+``[Label](target)``, where target is ``https://…`` (a link), ``course:<slug>``, ``buy:<slug>``,
+``next:<slug>``, ``plans``, ``catalog``, ``my``, ``menu`` or ``help``. A forwarded message is someone
+else's: its lines are never read as buttons (its links stay links in the text).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from core.audiences import parse as parse_audience
 from core.broadcasts import TRACK_ACTION, Progress
 from core.delivery import Campaign, CampaignStatus
 from core.errors import UserFacingError
+from core.events import Message, Photo
 from core.i18n import Translator
 from core.replies import Button, Reply, TextReply
 from core.users import CHANNELS, LANGUAGES, Role
@@ -102,14 +109,42 @@ async def _drop_draft(ctx: Ctx) -> None:
         await broadcasts.discard(ctx.uow, state["campaign"], ctx.user, ctx.now)
 
 
-async def _compose(ctx: Ctx, text: str) -> list[Reply]:
-    body, rows = split_message(text)
-    preview = broadcasts.message(body, rows)
-    await _drop_draft(ctx)
+def _content(state: dict[str, Any]) -> tuple[str, tuple[tuple[Button, ...], ...]]:
+    """The body and buttons of the composed message: a forwarded one's lines are all text (someone else's)."""
+    text = str(state.get("text", ""))
+    return (text.strip(), ()) if state.get("forwarded") else split_message(text)
+
+
+async def _compose(ctx: Ctx, text: str, photo: Photo | None = None, *, forwarded: bool = False) -> list[Reply]:
     state: dict[str, Any] = {"step": "audience", "text": text, "channel": None, "paid": False}
+    if forwarded:
+        state["forwarded"] = True
+    if photo is not None:
+        state["photo"] = {"path": photo.path, "sha256": photo.sha256}
+    body, rows = _content(state)
+    preview = broadcasts.message(body, rows, photo=photo)  # raises (nothing saved) when it can't be sent
+    await _drop_draft(ctx)
     menu = await _audience_menu(ctx, state)
     await _save(ctx, state)
     return [TextReply(ctx.t("broadcast.preview")), preview, *menu]
+
+
+async def _compose_message(ctx: Ctx, msg: Message) -> list[Reply]:
+    """A message at the "text" step: its formatted text (or caption) and its photo are the broadcast."""
+    source = msg.markdown if msg.markdown is not None else msg.text
+    if msg.forwarded and not source.strip() and msg.photo is None:
+        raise UserFacingError("broadcast.forward_empty")  # a sticker, a voice note…
+    if msg.unsupported:
+        raise UserFacingError("broadcast.unsupported")  # a video with a caption: never send just the caption
+    return await _compose(ctx, source, msg.photo, forwarded=msg.forwarded)
+
+
+def _photo_of(state: dict[str, Any]) -> Photo | None:
+    photo = state.get("photo")
+    if not isinstance(photo, dict):
+        return None
+    path, sha256 = photo.get("path"), photo.get("sha256")
+    return Photo(path, sha256) if isinstance(path, str) and isinstance(sha256, str) else None
 
 
 async def _audience_menu(ctx: Ctx, state: dict[str, Any]) -> list[Reply]:
@@ -145,10 +180,10 @@ async def _audience_menu(ctx: Ctx, state: dict[str, Any]) -> list[Reply]:
 async def _choose(ctx: Ctx, state: dict[str, Any], spec: str) -> list[Reply]:
     """Count the audience, record a draft and ask for confirmation."""
     t = ctx.t
-    body, rows = split_message(str(state.get("text", "")))
+    body, rows = _content(state)
     channel = state.get("channel")
     draft = await broadcasts.draft(
-        ctx.uow, ctx.user, body, spec, channel, bool(state.get("paid")), ctx.now, buttons=rows
+        ctx.uow, ctx.user, body, spec, channel, bool(state.get("paid")), ctx.now, buttons=rows, photo=_photo_of(state)
     )
     previous = state.get("campaign")
     if isinstance(previous, int) and previous != draft.campaign.id:
@@ -168,7 +203,7 @@ async def _choose(ctx: Ctx, state: dict[str, Any], spec: str) -> list[Reply]:
     else:
         lines.append(t("broadcast.nobody"))
     buttons.append((Button(t("broadcast.btn.change"), A.of(COMPOSE, "back")), *_cancel_row(ctx)))
-    state.update(step="confirm", campaign=draft.campaign.id)
+    state.update(step="confirm", campaign=draft.campaign.id, audience=draft.audience)
     await _save(ctx, state)
     return [TextReply("\n".join(lines), tuple(buttons))]
 
@@ -177,18 +212,14 @@ async def _confirm(ctx: Ctx, state: dict[str, Any]) -> list[Reply]:
     campaign_id = state.get("campaign")
     if state.get("step") != "confirm" or not isinstance(campaign_id, int):
         return [TextReply(ctx.t("menu.expired"))]
-    lock = f"broadcast-start:{campaign_id}"
-    token = await ctx.kv.acquire_lock(lock, ttl=600)
-    if token is None:
-        return [TextReply(ctx.t("broadcast.starting"))]
-    try:
-        # Writes the delivery rows a batch per transaction (commits as it goes), then sets RUNNING.
-        total = await broadcasts.start_in(ctx.uow, campaign_id, ctx.user, ctx.now)
-    finally:
-        await ctx.kv.release_lock(lock, token)
+    # Confirmed: a worker writes the recipient rows and sends (jobs/broadcast_start.py). The answer does not
+    # wait for them: a million rows take half a minute, and WeChat gives up on an answer after five seconds.
+    await broadcasts.queue(ctx.uow, campaign_id, ctx.user, ctx.now)
     await ctx.kv.clear_state(ctx.state_key)
     progress = await broadcasts.status(ctx.uow, campaign_id, ctx.user, ctx.now)
-    return [TextReply(ctx.t.n("broadcast.started", total, id=campaign_id)), *_status_replies(ctx, progress)]
+    audience = state.get("audience")
+    count = audience if isinstance(audience, int) else 0
+    return [TextReply(ctx.t.n("broadcast.queued", count, id=campaign_id)), *_status_replies(ctx, progress)]
 
 
 @router.command("broadcast")
@@ -204,12 +235,15 @@ async def broadcast_command(ctx: Ctx, args: str) -> list[Reply]:
     if sub.group(1):
         return await _status(ctx, int(sub.group(2)) if sub.group(2) else None)
     op, campaign_id = sub.group(3).lower(), int(sub.group(4))
-    if op == "start":  # also completes a start that was interrupted (rows are written once)
-        total = await broadcasts.start_in(ctx.uow, campaign_id, ctx.user, ctx.now)
+    if op == "start":  # a draft: hand it to the workers (starting it twice changes nothing)
+        campaign = await broadcasts.queue(ctx.uow, campaign_id, ctx.user, ctx.now)
         state = await _state(ctx)
         if state is not None and state.get("campaign") == campaign_id:
             await ctx.kv.clear_state(ctx.state_key)
-        return [TextReply(ctx.t.n("broadcast.started", total, id=campaign_id))]
+        progress = await broadcasts.status(ctx.uow, campaign_id, ctx.user, ctx.now)
+        if campaign.status is CampaignStatus.STARTING:
+            return [TextReply(ctx.t("broadcast.queued_plain", id=campaign_id)), *_status_replies(ctx, progress)]
+        return _status_replies(ctx, progress)
     return await _steer(ctx, op[0], campaign_id)
 
 
@@ -254,16 +288,34 @@ async def _discard(ctx: Ctx, state: dict[str, Any]) -> list[Reply]:
     return [TextReply(ctx.t("broadcast.discarded"))]
 
 
-@router.text
-async def broadcast_text(ctx: Ctx, text: str) -> list[Reply] | None:
-    """While composing: the next message is the broadcast's text, then (typed) an audience spec."""
+@router.message
+async def broadcast_message(ctx: Ctx, msg: Message) -> list[Reply] | None:
+    """While composing: the next message (text, photo or forwarded) is the broadcast.
+
+    Later in the flow a typed audience spec is plain text (:func:`broadcast_text`); a photo or a
+    forwarded message then gets a hint instead of silently replacing what was previewed.
+    """
     if not ctx.user.has_role(Role.CREATOR):
         return None  # learners never compose: don't even look for state
     state = await _state(ctx)
     if state is None:
         return None
     if state.get("step") == "text":
-        return await _compose(ctx, text)
+        return await _compose_message(ctx, msg)
+    if msg.photo is not None or msg.forwarded:
+        return [TextReply(ctx.t("broadcast.already_composed"))]
+    return None
+
+
+@router.text
+async def broadcast_text(ctx: Ctx, text: str) -> list[Reply] | None:
+    """While composing, after the preview: a typed audience spec (the message itself came through
+    :func:`broadcast_message`)."""
+    if not ctx.user.has_role(Role.CREATOR):
+        return None
+    state = await _state(ctx)
+    if state is None or state.get("step") == "text":
+        return None
     return await _choose(ctx, state, text)
 
 
@@ -306,13 +358,13 @@ def _status_text(t: Translator, p: Progress) -> str:
 def _status_replies(ctx: Ctx, p: Progress) -> list[Reply]:
     t, c = ctx.t, p.campaign
     row: list[Button] = []
-    if c.status in (CampaignStatus.RUNNING, CampaignStatus.PAUSED):
+    if c.status in (CampaignStatus.STARTING, CampaignStatus.RUNNING, CampaignStatus.PAUSED):
         row.append(Button(t("broadcast.btn.refresh"), A.of(STEER, f"s.{c.id}")))
     if c.status is CampaignStatus.RUNNING:
         row.append(Button(t("broadcast.btn.pause"), A.of(STEER, f"p.{c.id}")))
     if c.status is CampaignStatus.PAUSED:
         row.append(Button(t("broadcast.btn.resume"), A.of(STEER, f"r.{c.id}")))
-    if c.status in (CampaignStatus.RUNNING, CampaignStatus.PAUSED, CampaignStatus.DRAFT):
+    if c.status in (CampaignStatus.RUNNING, CampaignStatus.PAUSED, CampaignStatus.DRAFT, CampaignStatus.STARTING):
         row.append(Button(t("broadcast.btn.cancel"), A.of(STEER, f"c.{c.id}")))
     return [TextReply(_status_text(t, p), (tuple(row),) if row else ())]
 

@@ -11,10 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from core.catalog_search import CatalogSearch
 from core.channel import Capabilities
 from core.events import Sender
 from core.i18n import Translator
 from core.ports import CommunityGateway, KeyValueStore, PaymentGateway, UnitOfWork
+from core.recommendations import LiveModel
 from core.replies import Reply
 from core.users import User
 
@@ -37,11 +39,15 @@ class Services:
     """Providers the handlers may call (registered by the adapters at start-up, in ``bot.py``).
 
     ``gateways`` maps a payment provider name ("telegram_stars", "sandbox") to its
-    gateway; ``community`` is the messenger that hosts paid communities, if any.
+    gateway; ``community`` is the messenger that hosts paid communities, if any;
+    ``search`` is the process's live course search (one per process: its index is built once);
+    ``recommender`` holds the process's fitted recommender (empty until a refit or a load installs one).
     """
 
     gateways: dict[str, PaymentGateway] = field(default_factory=dict)
     community: CommunityGateway | None = None
+    recommender: LiveModel = field(default_factory=LiveModel)  # the refit job installs the fitted model here
+    search: CatalogSearch = field(default_factory=CatalogSearch)
 
 
 @dataclass(frozen=True, slots=True)

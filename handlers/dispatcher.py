@@ -1,7 +1,10 @@
 """The dispatcher: one neutral event in, neutral replies out, in one transaction.
 
 For each event it opens a unit of work, resolves (or creates) the user,
-builds the :class:`Ctx`, routes the event and commits. A
+builds the :class:`Ctx`, routes the event and commits. A message is routed
+as: a photo the adapter could not take (too large, not an image) is answered
+at once; a plain message's command runs; message handlers see the whole
+message (a photo, a forwarded one, formatting); text handlers its text. A
 :class:`core.errors.UserFacingError` rolls back and becomes a message in the
 user's language; any other exception rolls back, is logged with the REF and
 event type (never the message text), and the user gets a short apology.
@@ -18,8 +21,9 @@ from core.accounts import ensure_user
 from core.channel import Capabilities
 from core.clock import Clock
 from core.errors import Conflict, UserFacingError
-from core.events import ButtonPress, Event, Message, PaymentSucceeded, PreCheckout, Sender
+from core.events import ButtonPress, Event, Message, PaymentSucceeded, PhotoProblem, PreCheckout, Sender
 from core.i18n import Translator, translator
+from core.photos import MAX_PHOTO_BYTES
 from core.ports import KeyValueStore, Notifier, UnitOfWorkFactory
 from core.replies import CheckoutAnswer, Reply, TextReply
 from core.users import language_from_code
@@ -34,6 +38,11 @@ MAX_TEXT = 2000  # longest inbound message we act on
 CONFLICT_ATTEMPTS = 5
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@[A-Za-z0-9_]{1,64})?(?:\s+(.*))?$", re.S)
 _ACTION = re.compile(r"^([a-z]{1,8})(?::([A-Za-z0-9_.\-]{0,60}))?$")
+_PHOTO_PROBLEMS = {
+    PhotoProblem.TOO_LARGE: "photo.too_large",
+    PhotoProblem.NOT_AN_IMAGE: "photo.not_an_image",
+    PhotoProblem.UNAVAILABLE: "photo.unavailable",
+}
 
 
 class Dispatcher:
@@ -118,7 +127,7 @@ class Dispatcher:
     async def _route(self, ctx: Ctx, event: Event) -> list[Reply]:
         r = self.router
         if isinstance(event, Message):
-            return await self._message(ctx, event.text)
+            return await self._message(ctx, event)
         if isinstance(event, ButtonPress):
             m = _ACTION.match(event.action)
             handler = r.actions.get(m.group(1)) if m else None
@@ -137,8 +146,33 @@ class Dispatcher:
             return await handler_for(ctx, event)
         raise TypeError(f"unhandled event {type(event).__name__}")
 
-    async def _message(self, ctx: Ctx, raw: str) -> list[Reply]:
-        text = raw.strip()
+    async def _message(self, ctx: Ctx, msg: Message) -> list[Reply]:
+        """A photo we could not take is answered at once. Otherwise a plain message's command runs first;
+        then message handlers see the whole message (a photo, a forwarded one, formatting), then text
+        handlers its text. A photo nobody took gets a hint, never a search for its caption."""
+        if msg.photo_problem is not None:
+            key = _PHOTO_PROBLEMS.get(msg.photo_problem, "photo.unavailable")
+            return [TextReply(ctx.t(key, mb=MAX_PHOTO_BYTES // (1024 * 1024)))]
+        text = msg.text.strip()
+        rich = msg.photo is not None or msg.forwarded
+        if not rich:
+            early = await self._plain_checks(ctx, text)
+            if early is not None:
+                return early
+        for take in self.router.messages:
+            replies = await take(ctx, msg)
+            if replies is not None:
+                return replies
+        if msg.photo is not None:
+            return [TextReply(ctx.t("photo.unexpected"))]
+        if rich:  # forwarded text nobody took: as if typed
+            early = await self._plain_checks(ctx, text)
+            if early is not None:
+                return early
+        return await self._text(ctx, text)
+
+    async def _plain_checks(self, ctx: Ctx, text: str) -> list[Reply] | None:
+        """Empty and over-long text, and commands: answered before anything reads the text."""
         if not text:
             return [TextReply(ctx.t("help.hint"))]
         if len(text) > MAX_TEXT:
@@ -149,6 +183,9 @@ class Dispatcher:
             if m is None or handler is None:
                 return [TextReply(ctx.t("error.unknown_command"))]
             return await handler(ctx, (m.group(2) or "").strip())
+        return None
+
+    async def _text(self, ctx: Ctx, text: str) -> list[Reply]:
         for fn in self.router.texts:
             replies = await fn(ctx, text)
             if replies is not None:

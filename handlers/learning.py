@@ -7,6 +7,7 @@ from core.learning import complete_lesson, current_course, my_courses, next_less
 from core.replies import Button, Reply, TextReply
 from handlers.actions import A, parse_int, parse_slug
 from handlers.context import Ctx
+from handlers.recommend import like_button
 from handlers.router import Router
 from handlers.subscriptions import subscription_replies
 from handlers.views import lesson_replies, locked_replies, next_replies
@@ -82,10 +83,11 @@ async def done_action(ctx: Ctx, arg: str) -> list[Reply]:
     except NotFound:
         return [TextReply(ctx.t("menu.expired"))]
     key = "done.ok" if newly else "done.already"
+    # 👍 beside Next: the moment a lesson is done is when a learner knows whether they like the course.
     return [
         TextReply(
             ctx.t(key, n=lesson.position + 1, title=lesson.title),
-            ((Button(ctx.t("btn.next"), A.of(A.NEXT, course.slug)),),),
+            ((Button(ctx.t("btn.next"), A.of(A.NEXT, course.slug)), like_button(ctx.t, course.slug)),),
         )
     ]
 

@@ -1,9 +1,14 @@
-"""A small router: commands, button actions and free text, registered per feature module.
+"""A small router: commands, button actions, messages and free text, registered per feature module.
 
 One :class:`Router` per user journey (catalog, purchase, learning, account,
 info), included into a root router by :func:`handlers.build_router`. Button
 actions are ``prefix:arg`` strings; the router dispatches on the prefix and
 hands the (untrusted) argument to the handler, which validates it.
+
+Most handlers need only a message's text (``text``). The few that need the
+whole :class:`core.events.Message` (its photo, its formatting, whether it was
+forwarded) register with ``message``: they see every message that is not a
+command, before the text handlers, and return None to pass it on.
 """
 
 from __future__ import annotations
@@ -11,15 +16,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from core.events import PaymentSucceeded, PreCheckout
+from core.events import Message, PaymentSucceeded, PreCheckout
 from core.replies import Reply
 from handlers.context import Ctx
 
-__all__ = ["ActionHandler", "CommandHandler", "Router"]
+__all__ = ["ActionHandler", "CommandHandler", "MessageHandler", "Router"]
 
 CommandHandler = Callable[[Ctx, str], Awaitable[list[Reply]]]
 ActionHandler = Callable[[Ctx, str], Awaitable[list[Reply]]]
 TextHandler = Callable[[Ctx, str], Awaitable[list[Reply] | None]]
+MessageHandler = Callable[[Ctx, Message], Awaitable[list[Reply] | None]]
 PreCheckoutHandler = Callable[[Ctx, PreCheckout], Awaitable[list[Reply]]]
 PaymentHandler = Callable[[Ctx, PaymentSucceeded], Awaitable[list[Reply]]]
 EventHandler = Callable[[Ctx, Any], Awaitable[list[Reply]]]
@@ -30,6 +36,7 @@ class Router:
         self.commands: dict[str, CommandHandler] = {}
         self.actions: dict[str, ActionHandler] = {}
         self.texts: list[TextHandler] = []
+        self.messages: list[MessageHandler] = []
         self.pre_checkouts: list[PreCheckoutHandler] = []
         self.payments: list[PaymentHandler] = []
         self.events: dict[type, EventHandler] = {}
@@ -59,6 +66,11 @@ class Router:
         self.texts.append(fn)
         return fn
 
+    def message(self, fn: MessageHandler) -> MessageHandler:
+        """The whole message (photo, formatting, forwarded), before the text handlers; None passes it on."""
+        self.messages.append(fn)
+        return fn
+
     def pre_checkout(self, fn: PreCheckoutHandler) -> PreCheckoutHandler:
         self.pre_checkouts.append(fn)
         return fn
@@ -86,5 +98,6 @@ class Router:
         for prefix, act in other.actions.items():
             self.action(prefix)(act)
         self.texts.extend(other.texts)
+        self.messages.extend(other.messages)
         self.pre_checkouts.extend(other.pre_checkouts)
         self.payments.extend(other.payments)

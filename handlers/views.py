@@ -76,6 +76,7 @@ def course_card(ctx: Ctx, course: Course, *, owned: bool) -> list[Reply]:
         rows.append(tuple(first))
     if ctx.caps.share_url:
         rows.append((Button(t("btn.share"), url=share_link(ctx, course)),))
+    rows.append((Button(t("btn.like"), A.of(A.LIKE, course.slug)),))  # 👍: a signal for recommendations
     rows.append((Button(t("btn.catalog"), A.of(A.CATALOG, 0)), Button(t("btn.my"), A.MY)))
     return [TextReply("\n".join(lines), tuple(rows))]
 

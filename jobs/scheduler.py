@@ -65,6 +65,7 @@ __all__ = [
     "SUBSCRIPTIONS_INTERVAL_S",
     "LeadingScheduler",
     "RecommendationPush",
+    "RecommendationRefit",
     "build_scheduler",
     "run_expire_orders",
     "start_scheduler",
@@ -85,6 +86,9 @@ CRON_LOCK_S = 60
 
 #: The recommendation issue's weekly push: called with the run's time, returns how many messages it queued.
 RecommendationPush = Callable[[datetime], Awaitable[int]]
+#: The recommendation refit (:func:`jobs.recommend.scheduled_refit`): called with ``only_if_stale`` (True for the
+#: catch-up at start: refit only when nothing is live or it is a day old), returns how many users it refitted.
+RecommendationRefit = Callable[[bool], Awaitable[int]]
 #: How often the scheduler asks whether reconciliation is due (it runs once per ``reconcile_hours``).
 RECONCILE_TICK_S = 10 * 60
 _DEFAULTS = Settings.model_fields
@@ -179,6 +183,7 @@ def build_scheduler(
     deliver_on: Collection[str] = (),
     rollup: bool = False,
     recommend: RecommendationPush | None = None,
+    refit: RecommendationRefit | None = None,
 ) -> AsyncIOScheduler:
     """The scheduler with every job this deployment can run, each under its own key-value lock.
 
@@ -197,7 +202,11 @@ def build_scheduler(
       community sweep when it runs);
     * with ``rollup``: ``analytics-rollup`` daily at 00:15 in the default timezone and
       ``analytics-catch-up`` once at start (:func:`jobs.analytics.rollup_missing`, both under one lock);
-    * ``recommendation-push`` weekly (Monday 10:00, default timezone), when ``recommend`` is given.
+    * ``recommendation-push`` weekly (Monday 10:00, default timezone), when ``recommend`` is given (day and
+      hour from ``settings.recommend_push_day`` / ``recommend_push_hour``);
+    * ``recommendation-refit`` nightly (``settings.recommend_refit_cron``, default timezone) and
+      ``recommendation-refit-catch-up`` once at start (only if nothing is live, or it is a day old), both
+      under one lock, when ``refit`` is given.
 
     Every job coalesces missed runs into one and has no misfire limit: a late run still does its
     work (:func:`start_scheduler` restores persisted run times). ``notifier`` sends reminders and
@@ -263,9 +272,15 @@ def build_scheduler(
         add_cron("analytics-catch-up", DateTrigger(timezone=UTC), analytics, lock="analytics")
     if recommend is not None:
         push = recommend
-        day, hour = RECOMMEND_AT
+        day, hour = (settings.recommend_push_day, settings.recommend_push_hour) if settings else RECOMMEND_AT
         weekly = CronTrigger(day_of_week=day, hour=hour, timezone=tz)
         add_cron("recommendation-push", weekly, lambda: push(clock.now()))
+    if refit is not None:
+        fit = refit
+        cron: str = settings.recommend_refit_cron if settings else _DEFAULTS["recommend_refit_cron"].default
+        lock = "recommendation-refit"  # the CLI's --refit takes it too (jobs.recommend.REFIT_LOCK)
+        add_cron("recommendation-refit", CronTrigger.from_crontab(cron, timezone=tz), lambda: fit(False), lock=lock)
+        add_cron("recommendation-refit-catch-up", DateTrigger(timezone=UTC), lambda: fit(True), lock=lock)
     return scheduler
 
 

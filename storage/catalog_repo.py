@@ -11,7 +11,7 @@ from core.catalog import Course, Lesson, Plan
 from core.course_spec import CourseSpec, PlanSpec
 from storage import convert
 from storage.catalog_cache import CatalogCache
-from storage.tables import CourseRow, LessonMediaRow, LessonRow, PlanCourseRow, PlanRow
+from storage.tables import CourseRow, EntitlementRow, LessonMediaRow, LessonRow, PlanCourseRow, PlanRow
 
 __all__ = ["SqlCatalog"]
 
@@ -248,3 +248,13 @@ class SqlCatalog:
                 self.s.add(PlanCourseRow(plan_id=row.id, course_id=cid))
         await self.s.flush()
         return created
+
+    async def course_sales(self, since: datetime) -> dict[int, tuple[int, int]]:
+        """One grouped scan of the live course entitlements (the popular-courses fallback of search)."""
+        recent = func.sum(case((EntitlementRow.starts_at >= convert.to_utc(since), 1), else_=0))
+        stmt = (
+            select(EntitlementRow.course_id, func.count(), recent)
+            .where(EntitlementRow.course_id.is_not(None), EntitlementRow.revoked_at.is_(None))  # type: ignore[union-attr]
+            .group_by(EntitlementRow.course_id)
+        )
+        return {int(cid): (int(n), int(r or 0)) for cid, n, r in (await self.s.execute(stmt)).all()}

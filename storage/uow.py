@@ -19,6 +19,7 @@ from storage.deliveries_repo import SqlDeliveries
 from storage.learning_repo import SqlEntitlements, SqlProgress
 from storage.orders_repo import SqlOrders
 from storage.outbox_repo import SqlOutbox
+from storage.recommend_repo import SqlRecommendations
 from storage.subscriptions_repo import SqlSubscriptions
 from storage.user_cache import UserCache
 from storage.users_repo import SqlUsers
@@ -51,6 +52,7 @@ class SqlUnitOfWork:
         self.contacts = SqlContacts(s)
         self.deliveries = SqlDeliveries(s)
         self.audiences = SqlAudiences(s)
+        self.recommendations = SqlRecommendations(s)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from datetime import timedelta
 
 import bot
@@ -14,7 +16,7 @@ from core.orders import Order
 from core.purchasing import Confirmation, confirm_payment, start_checkout
 from core.users import Ref, User
 
-__all__ = ["ORDER_TTL", "PROVIDER", "TestBot", "checkout", "confirm", "new_user"]
+__all__ = ["ORDER_TTL", "PROVIDER", "TestBot", "checkout", "confirm", "jpeg", "new_user", "png"]
 
 
 class TestBot:
@@ -24,7 +26,9 @@ class TestBot:
 
     def __init__(self, app: bot.App, user: str = "alice", lang: str = "en") -> None:
         self.out = io.StringIO()
-        self.channel = ConsoleChannel(app.dispatcher, app.kv, user=user, lang=lang, out=self.out)
+        self.channel = ConsoleChannel(
+            app.dispatcher, app.kv, user=user, lang=lang, out=self.out, media_dir=app.settings.media_dir
+        )
 
     async def say(self, line: str) -> str:
         start = self.out.tell()
@@ -80,3 +84,31 @@ async def confirm(app: bot.App, order: Order, charge_id: str, total: Money | Non
         )
         await uow.commit()
     return result
+
+
+# ---------------------------------------------------------------- images
+
+
+def png(seed: int = 0) -> bytes:
+    """A valid 1x1 PNG, different for every ``seed`` (its pixel and a text chunk)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    pixel = zlib.compress(bytes([0, seed % 256, (seed >> 8) % 256, 200]))
+    note = b"Comment\x00" + str(seed).encode()
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"tEXt", note)
+        + chunk(b"IDAT", pixel)
+        + chunk(b"IEND", b"")
+    )
+
+
+def jpeg(seed: int = 0, size: int = 2048) -> bytes:
+    """JPEG-looking bytes (SOI, a JFIF header, filler, EOI) of ``size`` bytes: only the magic bytes are ever read."""
+    head = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    filler = (str(seed).encode() + b"-") * size
+    return head + filler[: max(0, size - len(head) - 2)] + b"\xff\xd9"

@@ -136,6 +136,25 @@ class WxUser:
             f"<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{text}]]></Content><MsgId>{msg_id}</MsgId>"
         )
 
+    def image_xml(self, media_id: str, msg_id: int | None = None) -> str:
+        if msg_id is None:
+            self.h.msg_ids += 1
+            msg_id = self.h.msg_ids
+        return self._xml(
+            "<MsgType><![CDATA[image]]></MsgType>"
+            f"<PicUrl><![CDATA[http://mmbiz.qpic.cn/mmbiz_jpg/{media_id}/0]]></PicUrl>"
+            f"<MediaId><![CDATA[{media_id}]]></MediaId><MsgId>{msg_id}</MsgId>"
+        )
+
+    async def send_image(self, data: bytes) -> str:
+        """Send an image (WeChat keeps it as temporary media first); the passive reply's text after sends settle."""
+        self.h.mp.user_wrote(self.openid)
+        media_id = self.h.mp.user_image(self.openid, data)
+        status, answer = await self.h.post(self.image_xml(media_id))
+        assert status == 200, (status, answer)
+        await self.h.settle()
+        return passive_text(answer)
+
     def event_xml(self, event: str, key: str | None = None) -> str:
         extra = f"<EventKey><![CDATA[{key}]]></EventKey>" if key is not None else ""
         return self._xml(f"<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[{event}]]></Event>{extra}")

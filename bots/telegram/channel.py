@@ -5,7 +5,8 @@ Updates arrive by long polling (no ``PUBLIC_BASE_URL``) or at
 header checked in constant time). Either way each update is:
 
 1. deduplicated on ``update_id`` (KV ``set_if_absent``: Redis or in-process),
-2. mapped to a neutral event (:mod:`bots.telegram.updates`),
+2. mapped to a neutral event (:mod:`bots.telegram.updates`); a photo the
+   user sent is downloaded and stored first (:mod:`bots.telegram.photos`),
 3. handled by the shared :class:`handlers.Dispatcher` in one transaction,
 4. rendered back (:mod:`bots.telegram.render`) through one fast aiohttp
    transport, with 429s and network errors retried.
@@ -28,6 +29,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -35,7 +37,7 @@ from telegram import BotCommand, Update
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, ContextTypes, SimpleUpdateProcessor, TypeHandler
 
-from bots.telegram import retry
+from bots.telegram import photos, retry
 from bots.telegram.callbacks import CallbackCodec
 from bots.telegram.checkout_desk import CheckoutDesk, DeskParts, decide_and_answer
 from bots.telegram.gateways import TelegramCommunity, TelegramPayments
@@ -45,7 +47,7 @@ from bots.telegram.updates import ALLOWED_UPDATES, PROVIDER, Inbound, to_event
 from core.channel import Capabilities
 from core.clock import Clock
 from core.config import Settings
-from core.events import ButtonPress, Message, PreCheckout
+from core.events import ButtonPress, Message, Photo, PreCheckout
 from core.i18n import translator
 from core.money import STARS
 from core.ports import KeyValueStore, UnitOfWorkFactory
@@ -60,7 +62,20 @@ log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 #: Commands shown in Telegram's menu, in this order (each has a ``cmd.<name>`` description).
-COMMANDS = ("start", "catalog", "my", "next", "plans", "search", "settings", "help", "terms", "paysupport", "privacy")
+COMMANDS = (
+    "start",
+    "catalog",
+    "my",
+    "next",
+    "recommend",
+    "plans",
+    "search",
+    "settings",
+    "help",
+    "terms",
+    "paysupport",
+    "privacy",
+)
 #: Button actions whose answer replaces the message in place (paging through the catalog).
 EDIT_IN_PLACE = frozenset({"cat"})
 DEDUP_TTL = 24 * 3600.0  # Telegram stops re-sending an update long before this
@@ -78,6 +93,7 @@ class TelegramConfig:
     protect_content: bool = True
     concurrency: int = 64
     poll_timeout: int = 10
+    media_dir: Path = Path("./var/media")  # where photos users send are stored (Settings.media_dir)
 
     @classmethod
     def from_settings(cls, s: Settings) -> TelegramConfig | None:
@@ -93,6 +109,7 @@ class TelegramConfig:
             fiat_currency=s.telegram_fiat_currency,
             protect_content=s.telegram_protect_content,
             concurrency=s.telegram_concurrency,
+            media_dir=s.media_dir,
         )
 
     @property
@@ -366,7 +383,13 @@ class TelegramChannel:
         action: str | None = None
         if update.callback_query is not None:
             action = await self.codec.decode(update.callback_query.data, update.callback_query.from_user.id)
-        return to_event(update, action)
+        inbound = to_event(update, action)
+        if inbound is not None and inbound.photo is not None and isinstance(inbound.event, Message):
+            got = await photos.fetch(self.bot, inbound.photo, self.config.media_dir, self.renderer.files, self.clock)
+            msg = inbound.event
+            event = replace(msg, photo=got) if isinstance(got, Photo) else replace(msg, photo_problem=got)
+            inbound = replace(inbound, event=event, photo=None)
+        return inbound
 
     async def _handle(self, inbound: Inbound) -> None:
         if inbound.pre_checkout_id is not None:

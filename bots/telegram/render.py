@@ -5,8 +5,14 @@
   and the buttons go on the last piece. If Telegram still refuses the markup
   (a renderer bug), the text is re-sent without formatting rather than lost.
 * Buttons become inline keyboards; link buttons open URLs.
-* Media is uploaded once per bot and re-sent by its cached ``file_id``;
+* Media is uploaded once per bot and re-sent by its cached ``file_id`` (a photo
+  a user sent the bot is cached from the start, :mod:`bots.telegram.photos`);
   consecutive photos/videos (or audios, or documents) go as one album.
+* Media with buttons (a broadcast's photo) carries them as its inline keyboard
+  and never joins an album (albums take no keyboard). A Markdown caption is
+  rendered like text; one over the 1024-character caption limit goes as the
+  photo alone, then the whole text with the buttons as a message, so the text
+  is never cut in two.
 * Paid content is sent with ``protect_content`` (configurable).
 * Invoices: ``sendInvoice`` (Stars: XTR, one price, no provider token), or a
   ``createInvoiceLink`` with ``subscription_period`` for memberships that renew.
@@ -51,13 +57,14 @@ from bots.telegram.markup import (
     markdown_to_html,
     plain_to_html,
     split_html,
+    visible_length,
 )
 from core.catalog import MediaKind
 from core.clock import Clock
 from core.money import STARS
 from core.replies import Button, InvoiceReply, MediaReply, Reply, TextReply
 
-__all__ = ["PAID", "FileIdStore", "RenderConfig", "Renderer"]
+__all__ = ["PAID", "FileIdStore", "RenderConfig", "Renderer", "file_sender"]
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +99,11 @@ class RenderConfig:
     protect_content: bool = True
     provider_token: str = ""  # for fiat invoices only
     disable_previews: bool = True
+
+
+def file_sender(bot_id: int) -> str:
+    """Whose file ids these are, in the :class:`FileIdStore`: a file_id is only valid for the bot that got it."""
+    return f"telegram:{bot_id}"
 
 
 def _plain(html_text: str) -> str:
@@ -146,7 +158,7 @@ class Renderer:
 
     @property
     def _sender(self) -> str:
-        return f"telegram:{self.bot.id}"
+        return file_sender(self.bot.id)
 
     async def keyboard(self, rows: Sequence[Sequence[Button]], user_id: int) -> InlineKeyboardMarkup | None:
         """The keyboard as PTB objects (for calls made through PTB's typed methods)."""
@@ -278,11 +290,16 @@ class Renderer:
         first = replies[start]
         assert isinstance(first, MediaReply)
         group_kind = _GROUPS.get(first.kind)
-        if group_kind is None:
+        if group_kind is None or first.buttons:
             return [first]
         out: list[MediaReply] = []
         for r in replies[start : start + 10]:
-            if not isinstance(r, MediaReply) or _GROUPS.get(r.kind) != group_kind or not Path(r.path).is_file():
+            if (
+                not isinstance(r, MediaReply)
+                or _GROUPS.get(r.kind) != group_kind
+                or r.buttons
+                or not Path(r.path).is_file()
+            ):
                 break
             out.append(r)
         return out
@@ -293,9 +310,25 @@ class Renderer:
         head, rest = caption_and_rest(plain_to_html(caption), CAPTION_LIMIT)
         return head or None, rest
 
+    async def _media_caption(self, chat_id: int, reply: MediaReply) -> tuple[str | None, TextReply | None]:
+        """The caption to send with the media, and the text message to send after it (or None).
+
+        A lesson file's plain caption that is too long is cut: its head is the caption, the rest a message.
+        A Markdown caption or one with buttons (a broadcast) is never cut: if it doesn't fit, the media goes
+        alone and the whole text follows, with the buttons.
+        """
+        if not (reply.markdown or reply.buttons):
+            caption, rest = await self._caption(chat_id, reply.caption)
+            return caption, TextReply(_plain(rest), protect=reply.protect) if rest else None
+        html_caption = markdown_to_html(reply.caption) if reply.markdown else plain_to_html(reply.caption)
+        if visible_length(html_caption) <= CAPTION_LIMIT:
+            return html_caption or None, None
+        return None, TextReply(reply.caption, reply.buttons, markdown=reply.markdown, protect=reply.protect)
+
     async def _send_media(self, chat_id: int, reply: MediaReply) -> None:
         protect = reply.protect and self.config.protect_content
-        caption, rest = await self._caption(chat_id, reply.caption)
+        caption, after = await self._media_caption(chat_id, reply)
+        markup = await self.keyboard(reply.buttons, chat_id) if after is None or not after.buttons else None
         cached = await self.files.get(self._sender, reply.sha256, reply.kind.value)
         path = Path(reply.path)
         if cached is None and not path.is_file():
@@ -310,6 +343,7 @@ class Renderer:
                     media,
                     caption=caption,
                     parse_mode=ParseMode.HTML,
+                    reply_markup=markup,
                     protect_content=protect,
                     allow_paid_broadcast=_paid(),
                 ),
@@ -328,8 +362,8 @@ class Renderer:
             file_id = _file_id(msg, reply.kind)
             if file_id:
                 await self.files.put(self._sender, reply.sha256, reply.kind.value, file_id, self._clock.now())
-        if rest:
-            await self._send_text(chat_id, TextReply(_plain(rest), protect=reply.protect))
+        if after is not None:
+            await self._send_text(chat_id, after)
 
     async def _send_album(self, chat_id: int, group: list[MediaReply]) -> None:
         protect = any(r.protect for r in group) and self.config.protect_content

@@ -5,14 +5,25 @@ Only what the bot handles becomes an event; everything else is ignored
 a callback's data is decoded by :class:`CallbackCodec`, a payment is only
 ever reported by Telegram itself (``successful_payment``), and the sender
 is always Telegram's ``from`` user, never a field of the payload.
+
+Private messages become a :class:`core.events.Message` when they carry text,
+a photo, or were forwarded (``forward_origin``): the text or caption, its
+entities as Markdown (:mod:`bots.telegram.entities`; escaped when forwarded),
+and for a photo the largest size within :data:`core.photos.MAX_PHOTO_BYTES`
+as :attr:`Inbound.photo`, which the channel downloads before dispatching
+(:mod:`bots.telegram.photos`). Stickers, voice notes and the like that were
+not forwarded are ignored, as before.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from telegram import ChatMember, ChatMemberUpdated, Update, User
+from telegram import ChatMember, ChatMemberUpdated, PhotoSize, Update, User
+from telegram import Message as TgMessage
 
+from bots.telegram.entities import to_markdown
 from core.events import (
     ButtonPress,
     Event,
@@ -22,13 +33,15 @@ from core.events import (
     Message,
     PaymentRefunded,
     PaymentSucceeded,
+    PhotoProblem,
     PreCheckout,
     Sender,
 )
 from core.money import Money
+from core.photos import MAX_PHOTO_BYTES
 from core.users import Ref
 
-__all__ = ["ALLOWED_UPDATES", "PROVIDER", "Inbound", "sender_of", "to_event"]
+__all__ = ["ALLOWED_UPDATES", "PROVIDER", "Inbound", "PhotoFile", "largest_photo", "sender_of", "to_event"]
 
 PROVIDER = "telegram_stars"  # every Telegram charge (Stars, and fiat through a provider token)
 
@@ -47,6 +60,34 @@ _IN = (ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER)
 _OUT = (ChatMember.LEFT, ChatMember.BANNED)
 
 
+#: What a forwarded message may hold besides text and a photo, in the order we name it.
+_OTHER_CONTENT = (
+    "animation",
+    "video",
+    "video_note",
+    "audio",
+    "voice",
+    "document",
+    "sticker",
+    "poll",
+    "location",
+    "venue",
+    "contact",
+    "dice",
+    "game",
+    "story",
+    "paid_media",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoFile:
+    """A photo Telegram holds for us: which size to download before the event is dispatched."""
+
+    file_id: str
+    file_size: int | None = None  # as Telegram reports it (None: unknown until downloaded)
+
+
 @dataclass(frozen=True, slots=True)
 class Inbound:
     """A neutral event plus what the adapter needs to answer it."""
@@ -58,6 +99,7 @@ class Inbound:
     pre_checkout_id: str | None = None
     action: str = ""
     language_code: str | None = None  # for the adapter's own words when there is no event
+    photo: PhotoFile | None = None  # the event is a Message whose photo the channel still has to download
 
 
 def sender_of(user: User) -> Sender:
@@ -83,6 +125,37 @@ def _membership(change: ChatMemberUpdated) -> Event | None:
     if was and not now and change.new_chat_member.status in (*_OUT, ChatMember.RESTRICTED):
         return MemberLeft(sender_of(user), chat_id)
     return None
+
+
+def largest_photo(sizes: Sequence[PhotoSize], limit: int = MAX_PHOTO_BYTES) -> PhotoSize | None:
+    """The biggest size (by pixels) Telegram says is within ``limit`` bytes; None when every size is over it."""
+    fitting = [p for p in sizes if p.file_size is None or p.file_size <= limit]
+    return max(fitting, key=lambda p: (p.width * p.height, p.file_size or 0), default=None)
+
+
+def _other_content(msg: TgMessage) -> str:
+    return next((name for name in _OTHER_CONTENT if getattr(msg, name, None)), "")
+
+
+def _message(msg: TgMessage, who: Sender) -> Inbound | None:
+    """Text, a photo, or anything forwarded; None for what the bot doesn't read (a sticker sent as such)."""
+    forwarded = msg.forward_origin is not None
+    if msg.text is None and not msg.photo and not forwarded:
+        return None
+    text = msg.text if msg.text is not None else (msg.caption or "")
+    entities = msg.entities if msg.text is not None else msg.caption_entities
+    markdown = to_markdown(text, entities, escape=forwarded) if text else None
+    photo: PhotoFile | None = None
+    problem: PhotoProblem | None = None
+    if msg.photo:
+        size = largest_photo(msg.photo)
+        if size is None:
+            problem = PhotoProblem.TOO_LARGE
+        else:
+            photo = PhotoFile(size.file_id, size.file_size)
+    unsupported = _other_content(msg) if forwarded else ""
+    event = Message(who, text, markdown=markdown, forwarded=forwarded, photo_problem=problem, unsupported=unsupported)
+    return Inbound(event, msg.chat.id, photo=photo)
 
 
 def to_event(update: Update, action: str | None = None) -> Inbound | None:
@@ -127,9 +200,7 @@ def to_event(update: Update, action: str | None = None) -> Inbound | None:
             total = Money(rp.total_amount, rp.currency)
             refunded = PaymentRefunded(who, PROVIDER, rp.telegram_payment_charge_id, rp.invoice_payload, total)
             return Inbound(refunded, msg.chat.id)
-        if msg.text is not None:
-            return Inbound(Message(who, msg.text), msg.chat.id)
-        return None
+        return _message(msg, who)
     if update.chat_join_request is not None:
         r = update.chat_join_request
         return Inbound(JoinRequest(sender_of(r.from_user), str(r.chat.id)), r.user_chat_id)

@@ -28,6 +28,9 @@ The contract, and why:
   :class:`WeChatAPIError` with errcode -1 is raised. A retried send may in rare
   cases deliver twice (the first reached WeChat but its answer was lost); a
   duplicate is preferred to a lost purchase confirmation.
+* **Downloads are bounded.** :meth:`WeChatAPI.get_media` (an image a user
+  sent, by its MediaId) reads at most the caller's limit plus one byte, and
+  WeChat's JSON error in place of the file raises like any other call.
 * **UTF-8 on the wire.** JSON bodies are sent with ``ensure_ascii=False``:
   WeChat shows ``\\uXXXX`` escapes literally or refuses them (40033).
 * **Secrets stay secret.** The access_token travels in the query string and
@@ -528,6 +531,69 @@ class WeChatAPI:
 
         result = await self.call("/cgi-bin/media/upload", params={"type": kind}, form=build)
         return _media_id(result, "/cgi-bin/media/upload")
+
+    async def get_media(self, media_id: str, *, limit: int) -> bytes:
+        """Download temporary media by its media_id (the image a user sent: its MediaId), with the token.
+
+        Reads at most ``limit + 1`` bytes, so a caller tells an oversize file from one within ``limit``
+        without holding all of it. WeChat answers errors as JSON instead of the file: they raise the
+        matching :class:`WeChatAPIError` (40007 for an expired or unknown media_id), after the same
+        token refresh and transient retries as :meth:`call`.
+        """
+        path = "/cgi-bin/media/get"
+        token = await self.tokens.get()
+        data, error = await self._download(path, token, media_id, limit)
+        if error is not None and _errcode(error) in TOKEN_CODES:
+            token = await self.tokens.refresh(token)
+            data, error = await self._download(path, token, media_id, limit)
+        if error is not None:
+            errcode = _errcode(error) or SYSTEM_BUSY
+            log.warning("wechat %s: errcode %s", path, errcode)
+            raise error_for(errcode, _scrub(str(error.get("errmsg") or ""), (token, self._secret)))
+        return data
+
+    async def _download(self, path: str, token: str, media_id: str, limit: int) -> tuple[bytes, dict[str, Any] | None]:
+        """One download, retried like :func:`_exchange`: (the bytes, None) or (b"", WeChat's JSON error)."""
+        params = {"access_token": token, "media_id": media_id}
+        delays = self.retry_delays
+        last = "no attempt"
+        for attempt in range(len(delays) + 1):
+            if attempt:
+                log.warning("wechat %s: %s; retry %d in %.1f s", path, last, attempt, delays[attempt - 1])
+                await asyncio.sleep(delays[attempt - 1])
+            try:
+                async with self._http().get(self.api_url + path, params=params) as resp:
+                    if resp.status >= 500:
+                        last = f"HTTP {resp.status}"
+                        continue
+                    if resp.status >= 400:
+                        return b"", {"errcode": SYSTEM_BUSY, "errmsg": f"HTTP {resp.status}"}
+                    kind = resp.content_type
+                    chunks: list[bytes] = []
+                    size = 0
+                    async for chunk in resp.content.iter_chunked(64 * 1024):
+                        chunks.append(chunk)
+                        size += len(chunk)
+                        if size > limit:
+                            break
+                    body = b"".join(chunks)[: limit + 1]
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                last = _scrub(f"{type(exc).__name__}: {exc}", (token, self._secret)) if str(exc) else type(exc).__name__
+                continue
+            if kind in ("application/json", "text/plain") and body.lstrip().startswith(b"{"):
+                try:
+                    error = json.loads(body.decode("utf-8"))
+                except (UnicodeDecodeError, ValueError):
+                    error = None
+                if not isinstance(error, dict):
+                    return b"", {"errcode": SYSTEM_BUSY, "errmsg": f"unreadable response from {path}"}
+                if _errcode(error) == SYSTEM_BUSY:
+                    last = "errcode -1 (system busy)"
+                    continue
+                return b"", error
+            return body, None
+        log.error("wechat %s: giving up after %d attempts: %s", path, len(delays) + 1, last)
+        raise WeChatAPIError(SYSTEM_BUSY, f"{path} failed after {len(delays) + 1} attempts: {last}")
 
     # --- menu ----------------------------------------------------------------
 

@@ -8,7 +8,9 @@ One request from WeChat is handled like this:
    events) gets the reply we gave the first time, or ``success``: a retry
    never repeats a side effect.
 3. The message becomes a neutral event: text (a number presses the option
-   with that number, a ``/command`` is a command, anything else searches), a
+   with that number, a ``/command`` is a command, anything else searches), an
+   image (downloaded by its MediaId through the API and stored, so it can be
+   broadcast on any channel; too big, not an image or gone: the user is told), a
    menu CLICK (a button action), subscribe/SCAN (``/start`` with the QR
    scene, so ``c_<slug>`` opens a course and ``r_<code>`` records a referral),
    unsubscribe (recorded; nothing is sent).
@@ -48,8 +50,9 @@ from core.channel import Capabilities
 from core.clock import Clock
 from core.contacts import Platform
 from core.delivery import Outcome, SendResult
-from core.events import ButtonPress, Event, Message, Sender
+from core.events import ButtonPress, Event, Message, PhotoProblem, Sender
 from core.i18n import translator
+from core.photos import MAX_PHOTO_BYTES, PhotoRejected, store_photo
 from core.ports import KeyValueStore, SendLimits, UnitOfWorkFactory
 from core.replies import Reply
 from core.users import Ref
@@ -297,8 +300,10 @@ class WeChatChannel:
                 action = options.get(str(int(m.group(1))))
                 return ButtonPress(sender, action or "")
             return Message(sender, text)
+        if kind == "image":
+            return await self._image(sender, str(getattr(msg, "media_id", "") or ""))
         if kind != "event":
-            return Message(sender, "")  # images, voice, locations…: the help hint
+            return Message(sender, "")  # voice, locations…: the help hint
         event = getattr(msg, "event", "")
         if event == "click":
             return ButtonPress(sender, str(getattr(msg, "key", "") or ""))
@@ -320,6 +325,21 @@ class WeChatChannel:
                 await uow.commit()
             return None
         return None  # VIEW, TEMPLATESENDJOBFINISH, LOCATION…: nothing to say
+
+    async def _image(self, sender: Sender, media_id: str) -> Message:
+        """The image a user sent, fetched by its MediaId (temporary media, kept 3 days) and stored."""
+        if not media_id:
+            return Message(sender, "", photo_problem=PhotoProblem.UNAVAILABLE)
+        try:
+            data = await self.api.get_media(media_id, limit=MAX_PHOTO_BYTES)
+        except (WeChatAPIError, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("could not download an image a user sent: %s", exc)
+            return Message(sender, "", photo_problem=PhotoProblem.UNAVAILABLE)
+        try:
+            photo = await asyncio.to_thread(store_photo, data, self.config.media_dir)
+        except PhotoRejected as exc:
+            return Message(sender, "", photo_problem=exc.problem)
+        return Message(sender, "", photo=photo)
 
     # -- capabilities per user ------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 from core.config import Settings
 
@@ -34,6 +35,7 @@ class WeChatConfig:
     reply_deadline: float = 4.5  # seconds: WeChat gives up (and retries) at 5
     follow_up_delay: float = 0.3  # seconds between the passive reply and the customer-service messages after it
     protect_lessons: bool = True
+    media_dir: Path = Path("./var/media")  # where images users send are stored (Settings.media_dir)
 
     @property
     def pay_enabled(self) -> bool:
@@ -65,4 +67,5 @@ class WeChatConfig:
             template_reminder=s.wechat_template_reminder,
             ios_block=s.wechat_ios_virtual_goods == "block",
             protect_lessons=s.telegram_protect_content,
+            media_dir=s.media_dir,
         )

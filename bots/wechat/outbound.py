@@ -203,7 +203,9 @@ class Outbound:
         assert out.media is not None
         media_id = await self.media_id(out.kind, out.media)
         if media_id is None:
-            note = "\n".join(p for p in (out.media.caption.strip(), t("wechat.media_unsupported")) if p)
+            # An image's caption follows it as a text message of its own (render): only a video's is lost here.
+            caption = out.media.caption.strip() if out.kind == "video" else ""
+            note = "\n".join(p for p in (caption, t("wechat.media_unsupported")) if p)
             await self.api.send_text(openid, note)
             return 1
         try:

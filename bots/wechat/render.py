@@ -10,8 +10,10 @@ WeChat's conversation has no inline buttons, a text limit of 2048 bytes
   marks, lists keep bullets, links stay tappable);
 * long text is split at paragraphs, then lines, then sentence ends
   (including 。！？), never inside a link, each piece within 2048 bytes;
-* media become image/voice/video messages; kinds WeChat can't send in a
-  conversation (documents, long audio) become their caption and a note.
+* media become image/voice/video messages, followed by the caption as text
+  with the media's buttons as numbered options (a broadcast's photo); kinds
+  WeChat can't send in a conversation (documents, long audio) become their
+  caption and a note.
 
 Invoices are left to the channel (:class:`Out` ``kind="invoice"``): showing
 one means creating the payment first.
@@ -164,13 +166,16 @@ def render(
             _append_text(out, body, options, limit, source)
         elif isinstance(reply, MediaReply):
             kind = _WECHAT_KIND.get(reply.kind)
+            caption = lesson_text(reply.caption) if reply.markdown else reply.caption.strip()
+            options = _option_lines(reply.buttons, t, out.options, hide_actions=hide_actions)
             if kind is None:
                 note = t("wechat.media_unsupported")
-                _append_text(out, "\n".join(p for p in (reply.caption.strip(), note) if p), [], limit, source)
+                _append_text(out, "\n".join(p for p in (caption, note) if p), options, limit, source)
                 continue
             out.messages.append(Out(kind, source, media=reply))
-            if reply.caption.strip() and kind != "video":
-                _append_text(out, reply.caption.strip(), [], limit, source)
+            text = caption if kind != "video" else ""  # a video carries its caption as its description
+            if text or options:
+                _append_text(out, text, options, limit, source)
         elif isinstance(reply, InvoiceReply):
             out.messages.append(Out("invoice", source, invoice=reply))
             options = _option_lines(reply.buttons, t, out.options, hide_actions=hide_actions)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import pytest
+from support import png
 
 import bot
 from core.accounts import ensure_user
 from core.clock import FrozenClock
 from core.delivery import CampaignStatus, DeliveryStatus
 from core.events import Sender
+from core.replies import MediaReply
 from core.users import Ref
 
 
@@ -54,3 +59,21 @@ async def test_a_bad_audience_is_a_clear_error(demo: bot.App, clock: FrozenClock
     )
     with pytest.raises(bot.CliError):
         await bot.broadcast_command(demo, args)
+
+
+async def test_a_photo_broadcast_from_the_command_line(demo: bot.App, clock: FrozenClock, tmp_path: Path) -> None:
+    await _users(demo, clock, 2)
+    await bot.grant(demo, "console:boss", "admin")
+    picture, notes = tmp_path / "sale.png", tmp_path / "notes.png"
+    picture.write_bytes(png(9))
+    notes.write_text("not a picture")
+    bad = ["broadcast", "--audience", "all", "--photo", str(notes), "--as", "console:boss", "--yes"]
+    with pytest.raises(bot.CliError, match="can't use that file as a photo"):
+        await bot.broadcast_command(demo, bot.parser().parse_args(bad))
+    good = ["broadcast", "--audience", "all", "--photo", str(picture), "--text", "**Sale**", "--as", "console:boss"]
+    await bot.broadcast_command(demo, bot.parser().parse_args([*good, "--yes"]))
+    async with demo.uow() as uow:
+        (campaign,) = await uow.deliveries.campaigns()
+    (reply,) = campaign.replies
+    assert isinstance(reply, MediaReply) and reply.caption == "**Sale**" and reply.markdown
+    assert reply.sha256 == hashlib.sha256(png(9)).hexdigest() and Path(reply.path).read_bytes() == png(9)

@@ -6,12 +6,13 @@ from __future__ import annotations
 from support import TestBot
 
 import bot
-from bots.console import CAPABILITIES
+from bots.console import CAPABILITIES, ConsoleBulkSender
 from core.broadcasts import delivery_key, tracked_replies
-from core.delivery import CampaignStatus
+from core.delivery import CampaignStatus, DeliveryStatus
 from core.events import ButtonPress
 from core.replies import TextReply
 from core.users import Ref
+from jobs.broadcast_start import BroadcastStarter
 
 
 async def _admin(app: bot.App) -> TestBot:
@@ -56,8 +57,11 @@ async def test_admin_composes_previews_picks_an_audience_and_confirms(demo: bot.
     typed = await boss.say("lang:zh")  # or type an audience
     assert "Audience: lang:zh" in typed and "Nobody matches" in typed and "Send to" not in typed
     counted = await boss.press("Everyone", await boss.press("Change audience", typed))
-    started = await boss.press("Send to 2 people", counted)
-    assert "Broadcast #" in started and "2 messages queued" in started
+    confirmed = await boss.press("Send to 2 people", counted)
+    assert "Broadcast #" in confirmed and "confirmed for 2 recipients" in confirmed
+    assert "preparing the recipient list" in confirmed and "Cancel" in confirmed  # the answer didn't wait for rows
+    assert await BroadcastStarter(demo.uow, demo.clock, demo.kv).run_once() == 1  # what a worker does next
+    started = await boss.press("Refresh", confirmed)
     assert "sending" in started and "remaining 2 (of 2)" in started
 
     async with demo.uow() as uow:
@@ -118,6 +122,7 @@ async def test_a_learner_who_mutes_broadcasts_is_left_out(demo: bot.App) -> None
     counted = await boss.press("Everyone", await boss.say("/broadcast Big news"))
     assert "Reaches 2 people" in counted  # ann and the admin: not bob
     await boss.press("Send to", counted)
+    await BroadcastStarter(demo.uow, demo.clock, demo.kv).run_once()
     async with demo.uow() as uow:
         (campaign,) = await uow.deliveries.campaigns(status=CampaignStatus.RUNNING)
         assert await uow.deliveries.by_key(delivery_key(campaign.id, await _user_id(demo, "ann"))) is not None
@@ -135,3 +140,26 @@ async def test_a_learner_who_mutes_broadcasts_is_left_out(demo: bot.App) -> None
     assert "Reaches 3 people" in await boss.press("Everyone", await boss.say("/broadcast Welcome back"))
     assert "I don't know the sender" in await ann.say("/settings mute telegram:1")
     assert "Name the sender" in await ann.say("/settings mute nobody")
+
+
+async def test_the_console_chat_delivers_a_broadcast_and_its_button_can_be_pressed(demo: bot.App) -> None:
+    """What `bot.py demo` runs behind the prompt: the starter and the engine, sending through the console."""
+    ann = TestBot(demo, user="ann")
+    await ann.say("/start")
+    boss = await _admin(demo)
+    counted = await boss.press("Everyone", await boss.say("/broadcast Big news\n[Open the course](course:python-basics)"))
+    await boss.press("Send to 2 people", counted)
+    await BroadcastStarter(demo.uow, demo.clock, demo.kv).run_once()
+    engine, _ = bot.delivery_engine(demo, extra={"console": ConsoleBulkSender(boss.channel, per_second=1000)})
+    before = boss.out.tell()
+    assert await engine.run_once() == 2
+    boss.out.seek(before)
+    printed = boss.out.read()
+    assert "📨 to console:ann:" in printed and printed.count("Big news") == 2  # ann's screen, and the admin's own
+    # The admin's own copy made its button the current menu: pressing it opens the course and counts a click.
+    opened = await boss.say("1")
+    assert "Python for Beginners" in opened
+    async with demo.uow() as uow:
+        (campaign,) = await uow.deliveries.campaigns(status=CampaignStatus.DONE)
+        assert await uow.deliveries.progress(campaign.id) == {DeliveryStatus.SENT: 2}
+        assert await uow.deliveries.clicks(campaign.id) == 1

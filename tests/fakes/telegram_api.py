@@ -1,8 +1,9 @@
 """A fake Telegram Bot API server (aiohttp) that validates requests like Telegram does.
 
 The real python-telegram-bot ``Bot``/``Application`` talks to it over real
-HTTP (``base_url=fake.base_url``); tests inject updates (a user writes, presses
-a button, pays, joins a group) and inspect what the bot did (``calls``,
+HTTP (``base_url=fake.base_url``); tests inject updates (a user writes, with
+formatting entities or not, sends a photo, forwards a message, presses a
+button, pays, joins a group) and inspect what the bot did (``calls``,
 ``sent``, ``texts_to``, payments, invite links, members).
 
 What it guarantees:
@@ -369,8 +370,73 @@ class FakeBotAPI(SettingsMixin, MediaMixin, PaymentsMixin, ChatsMixin, FloodMixi
     def _next_message_id(self, chat_id: int) -> int:
         return next(self._message_ids.setdefault(chat_id, itertools.count(1)))
 
-    async def send_text(self, user_id: int, text: str) -> dict[str, Any]:
-        """A private message from the user (who thereby has started the bot); "/cmd" gets a bot_command entity."""
+    async def send_text(
+        self,
+        user_id: int,
+        text: str,
+        *,
+        entities: list[dict[str, Any]] | None = None,
+        forward_origin: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """A private message from the user (who thereby has started the bot); "/cmd" gets a bot_command entity.
+
+        ``entities``: formatting as Telegram sends it (offsets in UTF-16 units); ``forward_origin``: the
+        message was forwarded (see :meth:`channel_origin`).
+        """
+        fields: dict[str, Any] = {"text": text}
+        if text.startswith("/") and forward_origin is None:
+            command = text.split(maxsplit=1)[0]
+            fields["entities"] = [{"type": "bot_command", "offset": 0, "length": utf16_len(command)}]
+        if entities:
+            fields["entities"] = [*fields.get("entities", []), *entities]
+        return await self.user_message(user_id, fields, forward_origin=forward_origin)
+
+    async def send_photo(
+        self,
+        user_id: int,
+        data: bytes,
+        *,
+        caption: str = "",
+        caption_entities: list[dict[str, Any]] | None = None,
+        forward_origin: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The user sends a photo (``data`` is its largest size; a small thumbnail size comes with it).
+
+        The photo is registered like an upload, so its ``file_id`` works for getFile, the download URL and
+        sendPhoto; it is not counted in ``uploads`` (the bot did not upload it).
+        """
+        record = self._register_file("photo", data, None, None)
+        fields = self._message_fields("photo", record, {})
+        if caption:
+            fields["caption"] = caption
+        if caption_entities:
+            fields["caption_entities"] = caption_entities
+        return await self.user_message(user_id, fields, forward_origin=forward_origin)
+
+    async def send_sticker(self, user_id: int, *, forward_origin: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The user sends (or forwards) a sticker: no text, no photo."""
+        record = self._register_file("sticker", b"RIFF\x00\x00\x00\x00WEBPVP8 ", None, "image/webp")
+        sticker = {
+            "file_id": record["file_id"],
+            "file_unique_id": record["file_unique_id"],
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+            "emoji": "👍",
+        }
+        return await self.user_message(user_id, {"sticker": sticker}, forward_origin=forward_origin)
+
+    def channel_origin(self, title: str = "News", *, chat_id: int = -1001234567890) -> dict[str, Any]:
+        """A ``forward_origin``: the message was first posted in the channel ``title``."""
+        chat = {"id": chat_id, "type": "channel", "title": title}
+        return {"type": "channel", "chat": chat, "message_id": 42, "date": self._now_ts() - 60}
+
+    async def user_message(
+        self, user_id: int, fields: dict[str, Any], *, forward_origin: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Any private message from the user, with ``fields`` (text, photo, sticker...) as Telegram sends them."""
         user = self._user(user_id)
         self.started.add(user_id)
         message: dict[str, Any] = {
@@ -378,11 +444,10 @@ class FakeBotAPI(SettingsMixin, MediaMixin, PaymentsMixin, ChatsMixin, FloodMixi
             "from": user,
             "chat": self._private_chat(user_id),
             "date": self._now_ts(),
-            "text": text,
+            **fields,
         }
-        if text.startswith("/"):
-            command = text.split(maxsplit=1)[0]
-            message["entities"] = [{"type": "bot_command", "offset": 0, "length": utf16_len(command)}]
+        if forward_origin is not None:
+            message["forward_origin"] = forward_origin
         self._messages[(user_id, message["message_id"])] = message
         return await self._inject({"message": message})
 

@@ -24,7 +24,9 @@ What it guarantees:
   image/voice/video need a media_id of that kind (40007);
 * template messages (no window; 43004 still applies), materials (permanent
   and temporary, with WeChat's size and file-type limits; temporary media
-  expire after 3 days), the custom menu (WeChat's button counts, name, key
+  expire after 3 days), downloading temporary media (``/cgi-bin/media/get``:
+  the file itself, or JSON 40007 for an unknown or expired media_id, as for an
+  image a user sent: ``user_image``), the custom menu (WeChat's button counts, name, key
   and URL limits), QR codes and web OAuth codes (one-time, 5 minutes).
 
 Knowingly simpler than WeChat: one app; errmsgs carry no ``rid``; tokens
@@ -196,6 +198,8 @@ class FakeMP:
         self.material_uploads = 0
         self.temp_media: dict[str, tuple[str, str, str]] = {}
         self.temp_uploads = 0
+        self.media_data: dict[str, bytes] = {}  # temporary media_id -> its bytes (what /cgi-bin/media/get serves)
+        self.media_downloads = 0
         self.menu: dict[str, Any] | None = None
         self.menu_creates = 0
         self.qrcodes: dict[str, dict[str, Any]] = {}  # ticket -> {"scene", "action_name", "expire_seconds", ...}
@@ -229,6 +233,7 @@ class FakeMP:
         ]
         for method, path, handler, needs_token in routes:
             app.router.add_route(method, path, self._wrap(handler, needs_token))
+        app.router.add_route("GET", "/cgi-bin/media/get", self._media_get)
 
     async def start(self) -> str:
         """Serve on a free 127.0.0.1 port; the base URL (``http://127.0.0.1:PORT``)."""
@@ -258,6 +263,17 @@ class FakeMP:
         user.following = True
         user.last_inbound = self.clock()
         user.sends_since_inbound = 0
+
+    def user_image(self, openid: str, data: bytes, *, filename: str = "photo.jpg") -> str:
+        """The user sent the account an image: WeChat keeps it as temporary media; its MediaId.
+
+        (Post the image message to the bot yourself, e.g. ``WxUser.send_image``.)
+        """
+        media_id = self._new_media_id("IMG")
+        self.temp_media[media_id] = ("image", hashlib.sha256(data).hexdigest(), filename)
+        self._temp_created[media_id] = self._now()
+        self.media_data[media_id] = data
+        return media_id
 
     def follow(self, openid: str) -> None:
         self.users.setdefault(openid, _User()).following = True
@@ -599,9 +615,40 @@ class FakeMP:
             answer["url"] = f"http://mmbiz.qpic.cn/mmbiz_jpg/{media_id}/0"
         return answer
 
+    async def _media_get(self, request: web.Request) -> web.StreamResponse:
+        """``GET /cgi-bin/media/get``: the file (not JSON) on success; WeChat's JSON error otherwise."""
+        call = Call(request.method, request.path, dict(request.query), b"")
+        self.calls.append(call)
+        fault = self._take_fault(request.path)
+        try:
+            if fault is not None and fault.status:
+                return web.Response(status=fault.status, text=f"<html><body>{fault.status}</body></html>")
+            if fault is not None:
+                raise MPError(fault.errcode, fault.errmsg)
+            self._check_token(request.query.get("access_token"))
+            media_id = request.query.get("media_id", "")
+            if not media_id:
+                raise MPError(41006, "media_id missing")
+            created = self._temp_created.get(media_id)
+            if media_id not in self.media_data or created is None or self._now() - created >= TEMP_MEDIA_LIFETIME:
+                raise MPError(40007, "invalid media_id")
+        except MPError as exc:
+            call.errcode = exc.errcode
+            self.errors.append((request.path, exc.errcode, exc.errmsg))
+            return _json({"errcode": exc.errcode, "errmsg": exc.errmsg})
+        call.errcode = 0
+        self.media_downloads += 1
+        filename = self.temp_media[media_id][2]
+        return web.Response(
+            body=self.media_data[media_id],
+            content_type="image/jpeg",
+            headers={"Content-disposition": f'attachment; filename="{filename}"'},
+        )
+
     async def _media_upload(self, request: web.Request, call: Call) -> dict[str, Any]:
         kind, upload, digest, _ = await self._upload(request, call)
         media_id = self._new_media_id("TMP")
+        self.media_data[media_id] = upload.data
         self.temp_media[media_id] = (kind, digest, upload.filename)
         self._temp_created[media_id] = self._now()
         self.temp_uploads += 1

@@ -17,6 +17,7 @@ from core.broadcasts import (
     cancel,
     draft,
     pause,
+    queue,
     resume,
     start,
     status,
@@ -31,6 +32,7 @@ from core.money import Money
 from core.orders import ItemKind, OrderStatus
 from core.replies import Button, TextReply
 from core.users import Ref, Role, User
+from jobs.broadcast_start import BroadcastStarter
 from storage.tables import IdentityRow, UserRow
 
 CREATOR_A = "console:cre-a"
@@ -455,3 +457,81 @@ async def test_click_tracking_counts_once_and_runs_the_original_action(world: Wo
         assert await uow.deliveries.clicks(cid) == 1  # one person
         p = await status(uow, cid, w["cre-a"], w.now)
         assert p.clicks == 1
+
+
+# ------------------------------------------------------------------------------ confirming in chat: queue + worker
+
+
+async def _queued(w: World, actor: str, spec: str) -> int:
+    async with w.app.uow() as uow:
+        d = await draft(uow, w[actor], "hi", spec, None, False, w.now)
+        campaign = await queue(uow, d.campaign.id, w[actor], w.now)
+        await uow.commit()
+    assert campaign.status is CampaignStatus.STARTING
+    return d.campaign.id
+
+
+async def _campaign(w: World, cid: int) -> tuple[CampaignStatus, int, dict[DeliveryStatus, int]]:
+    async with w.app.uow() as uow:
+        c = await uow.deliveries.get_campaign(cid)
+        assert c is not None
+        return c.status, c.total, await uow.deliveries.progress(cid)
+
+
+async def test_a_queued_broadcast_is_written_by_a_worker_and_then_runs(world: World) -> None:
+    w = world
+    cid = await _queued(w, "boss", "course:ca")
+    assert await _campaign(w, cid) == (CampaignStatus.STARTING, 0, {})  # the chat answer did not wait for rows
+    async with w.app.uow() as uow:  # queuing again, or from another chat, changes nothing
+        assert (await queue(uow, cid, w["boss"], w.now)).status is CampaignStatus.STARTING
+    starter = BroadcastStarter(w.app.uow, w.app.clock, w.app.kv)
+    assert await starter.run_once() == 1
+    assert await _campaign(w, cid) == (CampaignStatus.RUNNING, 2, {DeliveryStatus.PENDING: 2})
+    assert await starter.run_once() == 0  # nothing left to start, nothing doubled
+    assert await _campaign(w, cid) == (CampaignStatus.RUNNING, 2, {DeliveryStatus.PENDING: 2})
+
+
+async def test_a_queued_broadcast_being_written_by_another_worker_is_left_to_it(world: World) -> None:
+    w = world
+    cid = await _queued(w, "cre-a", "all")
+    token = await w.app.kv.acquire_lock(f"broadcast-start:{cid}", 60)  # another worker is writing it
+    assert token is not None
+    starter = BroadcastStarter(w.app.uow, w.app.clock, w.app.kv)
+    assert await starter.run_once() == 0
+    assert (await _campaign(w, cid))[0] is CampaignStatus.STARTING
+    await w.app.kv.release_lock(f"broadcast-start:{cid}", token)  # it died: its lock is gone
+    assert await starter.run_once() == 1
+    status_, total, rows = await _campaign(w, cid)
+    assert status_ is CampaignStatus.RUNNING and total == rows[DeliveryStatus.PENDING] > 0
+
+
+async def test_a_queued_broadcast_is_cancelled_if_its_creator_lost_the_right_to_send_it(world: World) -> None:
+    w = world
+    cid = await _queued(w, "cre-a", "course:ca")
+    async with w.app.uow() as uow:
+        await uow.users.set_role(w["cre-a"].id, Role.LEARNER)
+        await uow.commit()
+    assert await BroadcastStarter(w.app.uow, w.app.clock, w.app.kv).run_once() == 0
+    assert await _campaign(w, cid) == (CampaignStatus.CANCELLED, 0, {})
+
+
+async def test_a_queued_broadcast_cancelled_before_the_worker_came_sends_nothing(world: World) -> None:
+    w = world
+    cid = await _queued(w, "cre-a", "course:ca")
+    async with w.app.uow() as uow:
+        await cancel(uow, cid, w["cre-a"], w.now)
+        await uow.commit()
+        with pytest.raises(UserFacingError):
+            await queue(uow, cid, w["cre-a"], w.now)
+    assert await BroadcastStarter(w.app.uow, w.app.clock, w.app.kv).run_once() == 0
+    assert await _campaign(w, cid) == (CampaignStatus.CANCELLED, 0, {})
+
+
+async def test_only_the_creator_or_an_admin_may_queue_a_draft(world: World) -> None:
+    w = world
+    async with w.app.uow() as uow:
+        d = await draft(uow, w["cre-a"], "hi", "course:ca", None, False, w.now)
+        await uow.commit()
+        with pytest.raises(NotFound):
+            await queue(uow, d.campaign.id, w["cre-b"], w.now)
+    assert (await _campaign(w, d.campaign.id))[0] is CampaignStatus.DRAFT

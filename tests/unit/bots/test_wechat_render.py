@@ -69,3 +69,23 @@ def test_media_kinds_and_invoices() -> None:
     assert kinds == ["image", "text", "text", "invoice", "text"]
     assert "讲义" in out.messages[2].text and "无法在微信中显示" in out.messages[2].text
     assert [m.source for m in out.messages] == [0, 0, 1, 2, 2]
+
+
+def test_a_photo_with_buttons_is_the_image_then_its_caption_with_numbered_options() -> None:
+    photo = MediaReply(
+        MediaKind.PHOTO,
+        "/sale.png",
+        "c" * 64,
+        caption="**春季特惠** 全场 8 折",
+        buttons=((Button("打开课程", "c:python-101"), Button("官网", url="https://example.com")),),
+        markdown=True,
+    )
+    out = render([photo, TextReply("选择受众", ((Button("所有人", "bq:a0"),),))], zh)
+    assert [m.kind for m in out.messages] == ["image", "text", "text"]
+    assert out.messages[0].media == photo
+    caption = out.messages[1].text
+    assert caption.startswith("春季特惠 全场 8 折") and "**" not in caption
+    assert "回复 1：打开课程" in caption and '<a href="https://example.com">官网</a>' in caption
+    assert out.options == {"1": "c:python-101", "2": "bq:a0"}  # numbered across the batch
+    no_caption = render([MediaReply(MediaKind.PHOTO, "/p.png", "d" * 64, markdown=True)], zh)
+    assert [m.kind for m in no_caption.messages] == ["image"]

@@ -19,10 +19,11 @@ from core.audiences import (
     parse_mute,
 )
 from core.broadcasts import click_target, message, stars_estimate, tracked_replies
-from core.catalog import Course, DripMode, Plan, Price
+from core.catalog import Course, DripMode, MediaKind, Plan, Price
 from core.course_import import CatalogImportError, load_catalog
 from core.delivery import Campaign, CampaignKind, CampaignStatus
 from core.errors import NotFound, PermissionDenied, UserFacingError
+from core.events import Photo
 from core.replies import Button, MediaReply, TextReply
 from core.users import Ref, Role, User
 
@@ -226,6 +227,37 @@ def test_tracked_replies_rewrite_action_buttons_and_keep_links() -> None:
 def test_tracked_replies_leave_replies_without_buttons_alone() -> None:
     replies = (TextReply("plain"),)
     assert tracked_replies(_campaign(replies)) == replies
+
+
+def test_a_photo_broadcast_tracks_the_buttons_on_the_photo() -> None:
+    photo = MediaReply(
+        MediaKind.PHOTO,
+        "/media/ab.jpg",
+        "ab" * 32,
+        caption="**Sale**",
+        buttons=((Button("Open", "c:python-basics"), Button("Site", url="https://example.com")),),
+        markdown=True,
+    )
+    after = TextReply("more", ((Button("Plans", "plans"),),))
+    campaign = _campaign((photo, after))
+    tracked_photo, tracked_text = tracked_replies(campaign)
+    assert isinstance(tracked_photo, MediaReply) and isinstance(tracked_text, TextReply)
+    assert [b.action or b.url for b in tracked_photo.buttons[0]] == ["bc:12.0", "https://example.com"]
+    assert tracked_text.buttons[0][0].action == "bc:12.1"  # numbered across replies, in order
+    assert (tracked_photo.path, tracked_photo.caption, tracked_photo.markdown) == ("/media/ab.jpg", "**Sale**", True)
+    assert click_target(campaign, 0) == "c:python-basics" and click_target(campaign, 1) == "plans"
+
+
+def test_a_photo_message_is_the_photo_with_its_caption_and_buttons() -> None:
+    photo = Photo("/media/cd.png", "cd" * 32)
+    rows = ((Button("Go", "c:x"),),)
+    assert message("  **News**  ", rows, photo=photo) == MediaReply(
+        MediaKind.PHOTO, "/media/cd.png", "cd" * 32, caption="**News**", buttons=rows, markdown=True
+    )
+    assert message("", photo=photo) == MediaReply(MediaKind.PHOTO, "/media/cd.png", "cd" * 32, markdown=True)
+    with pytest.raises(UserFacingError) as err:
+        message("x" * 4001, photo=photo)
+    assert err.value.key == "broadcast.too_long"
 
 
 def test_message_checks_text_and_buttons() -> None:

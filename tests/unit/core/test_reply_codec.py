@@ -37,6 +37,14 @@ INVOICE_CNY = InvoiceReply(
     prompt="点击链接完成支付：",
 )
 INVOICE_STARS = InvoiceReply("S1", "Club", "Monthly membership", Money(150, "XTR"), subscription_days=30)
+BROADCAST_PHOTO = MediaReply(
+    MediaKind.PHOTO,
+    "media/ef/ef01.jpg",
+    "ef" * 32,
+    caption="**春季特惠** 全场 8 折",
+    buttons=((Button("打开课程", action="c:python-101"), Button("官网", url="https://example.com")),),
+    markdown=True,
+)
 
 
 @pytest.mark.parametrize(
@@ -49,8 +57,9 @@ INVOICE_STARS = InvoiceReply("S1", "Club", "Monthly membership", Money(150, "XTR
         [INVOICE_CNY],
         [INVOICE_STARS],
         [LESSON, PHOTO, INVOICE_CNY, PLAIN, INVOICE_STARS],
+        [BROADCAST_PHOTO],
     ],
-    ids=["empty", "plain", "lesson", "media", "invoice-cny", "invoice-stars", "mixed"],
+    ids=["empty", "plain", "lesson", "media", "invoice-cny", "invoice-stars", "mixed", "photo-with-buttons"],
 )
 def test_round_trip_through_json(replies: list[Reply]) -> None:
     data = encode(replies)
@@ -81,6 +90,35 @@ def test_the_encoding_is_plain_readable_json() -> None:
         },
     ]
     assert encode([LESSON])[0]["buttons"][1] == [{"label": "加入社群", "action": "", "url": "https://t.me/+AbCdEf"}]
+
+
+def test_a_photo_with_buttons_and_a_markdown_caption_keeps_them() -> None:
+    (data,) = encode([BROADCAST_PHOTO])
+    assert data["markdown"] is True
+    assert data["buttons"] == [
+        [
+            {"label": "打开课程", "action": "c:python-101", "url": ""},
+            {"label": "官网", "action": "", "url": "https://example.com"},
+        ]
+    ]
+    (back,) = decode(encode([BROADCAST_PHOTO]))
+    assert isinstance(back, MediaReply) and back.buttons[0][0].action == "c:python-101" and back.markdown
+    assert isinstance(back.buttons, tuple) and all(isinstance(row, tuple) for row in back.buttons)
+
+
+def test_media_without_buttons_encodes_as_before_they_existed() -> None:
+    """Older code reads what newer code writes for plain media (no new keys appear)."""
+    assert set(encode([PHOTO])[0]) == {"type", "kind", "path", "sha256", "caption", "protect"}
+
+
+def test_a_bad_media_button_row_is_refused() -> None:
+    data = encode([BROADCAST_PHOTO])
+    data[0]["buttons"] = [{"label": "x"}]
+    with pytest.raises(ValueError, match=r"reply\[0\]\.buttons\[0\]: expected a list of buttons"):
+        decode(data)
+    data[0]["buttons"], data[0]["markdown"] = [], "yes"
+    with pytest.raises(ValueError, match=r"reply\[0\]\.markdown: expected true or false"):
+        decode(data)
 
 
 def test_decoded_buttons_are_tuples_like_the_originals() -> None:
