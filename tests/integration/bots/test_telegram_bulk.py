@@ -166,7 +166,9 @@ async def test_every_call_to_a_chat_is_paced_per_chat_and_per_group(
 
 
 async def test_two_workers_sharing_the_store_stay_within_the_limits(fake: FakeBotAPI, make_sender: MakeSender) -> None:
-    a, b = await make_sender(), await make_sender()
+    # 90 % of the limit (27/s together): room for a loaded CI machine's scheduling delays under the fake's strict
+    # sliding window, while two pacers that did not share the store would send 54/s and be refused at once.
+    a, b = await make_sender(margin=0.9), await make_sender(margin=0.9)
     assert a.pacer is not b.pacer and a.transport is not b.transport
     chats = users(fake, 2000, 60)
     [both] = users(fake, 2999, 1)
@@ -174,7 +176,7 @@ async def test_two_workers_sharing_the_store_stay_within_the_limits(fake: FakeBo
     results, took = await run(jobs, workers=16)
     extra = await asyncio.gather(a.send_bulk(tg(both), NEWS), b.send_bulk(tg(both), NEWS))
     assert {r.outcome for r in [*results.values(), *extra]} == {Outcome.SENT}
-    assert took >= 59 / 29.4 - 0.05
+    assert took >= 59 / 27 - 0.05
     assert_no_violations(fake)
     twice = arrivals(fake, both)
     assert len(twice) == 2 and twice[1] - twice[0] >= 1.0
