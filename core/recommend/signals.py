@@ -6,9 +6,10 @@ than a view; see :class:`~core.recommend.config.RecommenderConfig`). Recent inte
 for more than old ones (exponential time decay), because tastes move.
 
 :class:`InteractionLog` is the same data as columns (numpy arrays). A nightly refit reads
-millions of rows; building a Python object per row costs about a second per million, so the
-storage side and the offline evaluation hand the recommender columns directly. Both shapes are
-accepted by :meth:`Recommender.fit <core.recommend.recommender.Recommender.fit>`.
+millions of rows; building a Python object per row, then reading it back, costs about a second
+per million, so the storage side and the offline evaluation hand the recommender columns
+directly. Both shapes are accepted by :meth:`Recommender.fit
+<core.recommend.recommender.Recommender.fit>`.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ class InteractionLog:
 
     @classmethod
     def from_interactions(cls, interactions: Iterable[Interaction]) -> InteractionLog:
-        """Columns from objects (about 1 s per million rows: prefer building columns at the source)."""
+        """Columns from objects (about 0.5 s per million rows: prefer building columns at the source)."""
         users: list[int] = []
         courses: list[int] = []
         kinds: list[int] = []
